@@ -1,0 +1,32 @@
+# The README's two commands: `make run` and `make test`. Each sets up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test test-all bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "tabflow needs Python 3.11: run make PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup  ## train on the built-in breast-cancer table and promote a champion
+	$(BIN)/tabflow run --data builtin:breast_cancer
+
+test: setup  ## unit and flow tests on the embedded stack
+	$(BIN)/pytest
+
+bench: setup  ## writes benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run.py
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:  ## local state only; the venv stays
+	rm -rf mlruns/*.db mlruns/artifacts mlruns/optuna .prefect

@@ -1,0 +1,152 @@
+"""The `tabflow` command. Heavy imports (TensorFlow, MLflow, Prefect) wait until a command needs them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+from tabflow.errors import TabflowError
+
+log = logging.getLogger("tabflow")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _quiet_and_local(Path(args.store))
+    _show_progress()
+    try:
+        return args.command(args)
+    except TabflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _show_progress() -> None:
+    """tabflow's own progress on stdout; the libraries' INFO chatter (per-trial lines, registry notes) off."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for name in ("mlflow", "prefect"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tabflow", description=__doc__.splitlines()[0].replace(
+        "The `tabflow` command.", "Train, tune, evaluate and promote Keras models on tables."))
+    parser.add_argument("--store", default="mlruns",
+                        help="local tracking, registry and study store (default: ./mlruns)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="load, validate, clean, split, tune, train, evaluate and promote")
+    run.add_argument("--data", help="PATH.csv, PATH.parquet or builtin:breast_cancer")
+    run.add_argument("--target", help="the column to predict (default: target)")
+    run.add_argument("--model-name", help="registered model name (default: the data file's stem)")
+    run.add_argument("--config", help="a YAML file with any of the settings (flags win)")
+    run.add_argument("--trials", type=int, help="finished Optuna trials the study should hold (default: 20)")
+    run.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    run.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
+    run.set_defaults(command=_run)
+    ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(command=_ui)
+    return parser
+
+
+def _quiet_and_local(store: Path) -> None:
+    """Keep Prefect, MLflow and Keras state in the project and their chatter off the terminal.
+
+    Set before they are imported (Prefect reads its settings at import); a value the user set wins.
+    """
+    home = Path.cwd() / ".prefect"
+    home.mkdir(exist_ok=True)  # Prefect creates its home without parents and fails on a missing one
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "KERAS_HOME": str(store.resolve() / ".keras"),
+        "MPLCONFIGDIR": str(store.resolve() / ".matplotlib"),
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        # oneDNN's reordered float sums make results differ between CPUs, and it prints a notice at import.
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tabflow.config import load_config
+
+    cfg = load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
+                      trials=args.trials, timeout=args.timeout, seed=args.seed)
+    server = _start_prefect_in_background()  # overlaps Prefect's API start with the TensorFlow import
+    import optuna
+    import tensorflow  # noqa: F401
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow prints its own line per trial
+
+    from flows.training import train
+
+    server.join()
+    from tabflow.report import summary
+
+    print(summary(_call_flow(train, cfg, args.store)))
+    return 0
+
+
+def _start_prefect_in_background() -> threading.Thread:
+    """With no PREFECT_API_URL, Prefect starts a temporary API server at the first flow call (~7-27 s)."""
+
+    def start() -> None:
+        if os.environ.get("PREFECT_API_URL"):
+            return
+        from prefect.server.api.server import SubprocessASGIServer
+
+        with contextlib.suppress(Exception):  # the flow call starts it again and reports a real problem
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _call_flow(flow, cfg, store: str):
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    # The heartbeat thread costs ~1 s a flow run when it is joined; the embedded server has no one to tell.
+    settings = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None} if not os.environ.get("PREFECT_API_URL") else {}
+    with temporary_settings(settings):
+        return flow(cfg, store=str(Path(store).resolve()))
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from tabflow.tracking import tracking_uri
+
+    store = Path(args.store)
+    uri = tracking_uri(store)
+    if uri.startswith("sqlite:") and not (store / "mlflow.db").exists():
+        raise TabflowError(f"no tracking store in {str(store)!r} yet; run `tabflow run` first or pass --store")
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (tracking store {uri}); Ctrl+C stops it", flush=True)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""One frozen configuration, merged from a YAML file and CLI flags and validated once, at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from tabflow.errors import ConfigError
+
+BUILTIN_PREFIX = "builtin:"
+
+
+class Section(BaseModel, frozen=True, extra="forbid"):
+    """Every section rejects unknown keys, so a typo in the YAML is an error, not a silent default."""
+
+
+class DataConfig(Section):
+    source: str = Field(description="a .csv or .parquet path, or builtin:breast_cancer")
+    target: str = "target"
+
+
+class SplitConfig(Section):
+    train: float = Field(0.70, gt=0, lt=1)
+    val: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitConfig:
+        if abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1.0, got {self.train + self.val + self.test:g}")
+        return self
+
+
+class TuneConfig(Section):
+    n_trials: int = Field(20, ge=1, description="finished trials the study should hold")
+    timeout_s: float | None = Field(None, gt=0)
+    max_epochs: int = Field(30, ge=1)
+    pruner: Literal["median", "hyperband", "none"] = "median"
+
+
+class TrainConfig(Section):
+    max_epochs: int = Field(100, ge=1)
+    patience: int = Field(10, ge=1)  # val loss on ~85 rows is noisy; fewer stopped good fits early
+
+
+class GateConfig(Section):
+    metric: Literal["auc", "accuracy", "balanced_accuracy", "f1", "pr_auc"] = "auc"
+    floor: float = Field(0.70, ge=0, le=1, description="the challenger's test metric must reach this")
+    margin: float = Field(0.005, ge=0, le=1, description="allowed shortfall against the champion")
+
+
+class PipelineConfig(Section):
+    data: DataConfig
+    model_name: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$")
+    seed: int = 42
+    split: SplitConfig = SplitConfig()
+    tune: TuneConfig = TuneConfig()
+    train: TrainConfig = TrainConfig()
+    gate: GateConfig = GateConfig()
+
+    @model_validator(mode="after")
+    def _default_model_name(self) -> PipelineConfig:
+        if not self.model_name:
+            object.__setattr__(self, "model_name", default_model_name(self.data.source))
+        return self
+
+    def digest(self) -> str:
+        """A stable hash of every setting, tagged on runs so two runs can be told apart."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_model_name(source: str) -> str:
+    stem = source[len(BUILTIN_PREFIX):] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) or "model"
+
+
+# CLI flag -> path in the config; every flag also lives in the YAML.
+FLAG_PATHS = {
+    "data": ("data", "source"),
+    "target": ("data", "target"),
+    "model_name": ("model_name",),
+    "trials": ("tune", "n_trials"),
+    "timeout": ("tune", "timeout_s"),
+    "seed": ("seed",),
+}
+
+
+def load_config(path: str | Path | None = None, **flags: Any) -> PipelineConfig:
+    """Merge the YAML file (if any) with the flags that were given, then validate once."""
+    raw: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    for name, value in flags.items():
+        if value is None:
+            continue
+        *parents, leaf = FLAG_PATHS[name]
+        node = raw
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config section {key!r} must be a mapping")
+        node[leaf] = value
+    if "data" not in raw or "source" not in (raw.get("data") or {}):
+        raise ConfigError("no data given: pass --data PATH.csv|PATH.parquet|builtin:breast_cancer "
+                          "or set data.source in the config file")
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; check the --config path")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({_first_line(exc)}); fix its syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings at the top level")
+    return raw
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the setting, the problem and the value given."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {where!r}; remove it or check its spelling"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    given = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
+    return f"invalid config value for {where!r}: {err['msg']}{given}{more}"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,189 @@
+"""The stages that touch MLflow, as plain functions: tasks/ wraps each one, tests call them directly."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from tabflow import evaluation, registry, tracking
+from tabflow.config import GateConfig, PipelineConfig, TrainConfig
+from tabflow.data import CleanTable
+from tabflow.model import MLPParams, fit_network, prepare
+from tabflow.registry import Decision
+from tabflow.splitting import Splits
+from tabflow.tuning import OBJECTIVE, SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
+from tabflow.tuning import study_name as make_study_name
+
+log = logging.getLogger("tabflow")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage needs to find the flow's MLflow parent run: ids, not live objects."""
+
+    store: Path
+    experiment_id: str
+    parent_run_id: str
+    cfg: PipelineConfig
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    run_id: str
+    model_uri: str  # models:/m-<id>, the logged pyfunc
+    best_epoch: int
+    params: dict
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    test: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    probabilities: np.ndarray  # the logged model's test predictions, kept to compare the champion on
+
+
+@contextmanager
+def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Iterator[RunContext]:
+    """One parent run per flow run, FINISHED on success and FAILED on any error."""
+    tracking.configure(store)
+    client = MlflowClient()
+    experiment = tracking.experiment_id(client, cfg.model_name, store)
+    all_tags = {"config_hash": cfg.digest(), "seed": str(cfg.seed), **tracking.git_state(), **tags,
+                **{f"version.{k}": v for k, v in tracking.package_versions().items()}}
+    run_id = tracking.start_run(client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags=all_tags)
+    tracking.log_all(client, run_id, params=_flatten(cfg.model_dump(mode="json")))
+    log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
+    try:
+        yield RunContext(store=store, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+
+
+def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
+    sizes = {f"rows_{part}": n for part, n in splits.sizes().items()}
+    tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics=sizes,
+                     tags={"data_digest": table.digest, "data_source": ctx.cfg.data.source})
+    MlflowClient().log_dict(ctx.parent_run_id, table.report, "data/cleaning_report.json")
+
+
+def tune(splits: Splits, ctx: RunContext) -> TuneResult:
+    """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
+    cfg, space, client = ctx.cfg, SearchSpace(), MlflowClient()
+    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune)
+    study = open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner)
+
+    def log_trial(rec: TrialRecord) -> None:
+        run_id = tracking.start_run(client, ctx.experiment_id, f"trial-{rec.number}", parent=ctx.parent_run_id,
+                                    tags={"kind": "trial", "study": name, "trial": rec.number,
+                                          "trial_state": rec.state})
+        best = {f"best_{OBJECTIVE}": rec.value} if rec.value is not None else {}
+        tracking.log_all(client, run_id, params=rec.params, history=rec.history,
+                         metrics={**best, "trial_seconds": rec.seconds})
+        client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
+
+    objective = make_objective(prepare(splits), space, cfg.tune, cfg.seed, on_trial_end=log_trial)
+    result = optimize(study, objective, cfg.tune)
+    tracking.log_all(client, ctx.parent_run_id, metrics={f"best_{OBJECTIVE}": result.best_value},
+                     params={f"best_{k}": v for k, v in result.best_params.items()},
+                     tags={"study": name, "best_trial": result.best_number})
+    return result
+
+
+def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunContext) -> TrainedModel:
+    """Refit with the best params and early stopping on val; log the servable pyfunc."""
+    import keras
+
+    from tabflow import serving
+
+    client, params = MlflowClient(), MLPParams(**best.best_params)
+    data = prepare(splits)
+    stop = keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=cfg.patience,
+                                         restore_best_weights=True)
+    keras.backend.clear_session()
+    network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed, [stop])
+    best_epoch = int(np.argmin(history[OBJECTIVE]))
+    run_id = tracking.start_run(client, ctx.experiment_id, "final-fit", parent=ctx.parent_run_id,
+                                tags={"kind": "final", "from_trial": best.best_number})
+    tracking.log_all(client, run_id, params=params.as_dict(), history=history,
+                     metrics={f"best_{OBJECTIVE}": history[OBJECTIVE][best_epoch], "best_epoch": best_epoch})
+    info = serving.log_model(network, data.preprocessor, splits.features, splits.classes,
+                             splits.x("train").head(5), run_id)
+    client.set_terminated(run_id, "FINISHED")
+    return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict())
+
+
+def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation:
+    """Score the model as logged (raw test rows through the pyfunc) beside the two baselines."""
+    import mlflow
+
+    client, y_test = MlflowClient(), splits.y("test")
+    predicted = mlflow.pyfunc.load_model(model.model_uri).predict(splits.x("test"))
+    proba = predicted["probability"].to_numpy()
+    test = evaluation.classification_metrics(y_test, proba)
+    baselines = {name: evaluation.classification_metrics(y_test, p)
+                 for name, p in evaluation.baseline_probabilities(splits, ctx.cfg.seed).items()}
+    for name, scores in baselines.items():
+        run_id = tracking.start_run(client, ctx.experiment_id, f"baseline-{name}", parent=ctx.parent_run_id,
+                                    tags={"kind": "baseline"})
+        tracking.log_all(client, run_id, metrics=_prefixed("test_", scores))
+        client.set_terminated(run_id, "FINISHED")
+    tracking.log_all(client, model.run_id, metrics=_prefixed("test_", test))
+    side_by_side = {f"baseline_{n}_test_{k}": v for n, s in baselines.items() for k, v in s.items()}
+    tracking.log_all(client, ctx.parent_run_id, metrics={**_prefixed("test_", test), **side_by_side})
+    for file, fig in evaluation.plots(y_test, proba, splits.classes).items():
+        client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
+    _log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
+    return Evaluation(test=test, baselines=baselines, probabilities=proba)
+
+
+def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate: GateConfig, ctx: RunContext,
+            tags: dict[str, str]) -> Decision:
+    """Score the champion on the same test rows, decide, then register (and maybe move `champion`)."""
+    client, name = MlflowClient(), ctx.cfg.model_name
+    current = registry.champion_version(client, name)
+    champion, problem = None, None
+    if current:
+        try:
+            proba = registry.score_version(name, current, splits.x("test"))
+            champion = evaluation.classification_metrics(splits.y("test"), proba)[gate.metric]
+        except Exception as exc:  # a champion that cannot read these columns is a reason to hold, not a crash
+            problem = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    decision = registry.decide(result.test[gate.metric], champion, gate, current, problem)
+    lineage = {"data_digest": splits.digest, "config_hash": ctx.cfg.digest(), "parent_run_id": ctx.parent_run_id,
+               **{f"rows_{k}": str(v) for k, v in splits.sizes().items()}, **tags}
+    decision = registry.register(client, name, model.model_uri, decision, lineage)
+    tracking.log_all(client, ctx.parent_run_id, tags=decision.as_tags(),
+                     metrics={"champion_test_" + gate.metric: champion} if champion is not None else None)
+    return decision
+
+
+def _prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}{k}": v for k, v in scores.items()}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _log_frame(client: MlflowClient, run_id: str, frame: pd.DataFrame, path: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(path).name
+        frame.to_parquet(local)
+        client.log_artifact(run_id, str(local), str(Path(path).parent))

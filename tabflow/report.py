@@ -1,0 +1,41 @@
+"""The summary printed at the end of a run: what was tried, how it scored, what was decided and why."""
+
+from __future__ import annotations
+
+from tabflow.data import describe_cleaning
+
+SHOWN = ("auc", "accuracy", "balanced_accuracy", "f1", "pr_auc", "log_loss", "brier")
+
+
+def summary(result) -> str:
+    """`result` is flows.training.TrainingSummary (duck-typed: tabflow/ never imports prefect)."""
+    tune, scores, decision, name = result.tuning, result.scores, result.decision, result.model_name
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(tune.best_params.items()))
+    kept = tune.n_finished - tune.n_run
+    resumed = f" ({kept} kept from an earlier run of this study)" if kept else ""
+    lines = [
+        "",
+        f"data      {describe_cleaning(result.cleaning)}",
+        f"study     {tune.study_name}: {tune.n_finished} trials{resumed}; best #{tune.best_number} "
+        f"val_log_loss {tune.best_value:.4f}",
+        f"params    {params}",
+        "",
+        f"{'test':<18}{'network':>9}{'logreg':>9}{'dummy':>9}",
+    ]
+    for metric in SHOWN:
+        row = [scores.test[metric], scores.baselines["logreg"][metric], scores.baselines["dummy"][metric]]
+        lines.append(f"{metric:<18}" + "".join(f"{v:>9.4f}" for v in row))
+    lines += [
+        "",
+        f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
+        f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
+    ]
+    if decision.verdict == "PROMOTE":
+        lines += [f"champion  models:/{name}@champion",
+                  f"          load:  mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)",
+                  f"          serve: mlflow models serve -m models:/{name}@champion --env-manager local"]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,91 @@
+"""MLflow set-up and batched logging through MlflowClient with explicit run ids (no thread-local active run)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna", "scikit-learn", "pandas",
+         "numpy")
+
+
+def tracking_uri(store: Path) -> str:
+    """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store.resolve() / 'mlflow.db'}"
+
+
+def is_local(uri: str) -> bool:
+    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def configure(store: Path) -> str:
+    """Point MLflow (tracking and registry) at the store; returns the URI in use."""
+    import mlflow
+
+    uri = tracking_uri(store)
+    if is_local(uri):
+        store.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def experiment_id(client: MlflowClient, name: str, store: Path) -> str:
+    """One experiment per model name; on a local store its artifacts sit beside the database, never in cwd."""
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    location = (store.resolve() / "artifacts" / name).as_uri() if is_local(client.tracking_uri) else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def start_run(client: MlflowClient, experiment: str, name: str, parent: str | None = None,
+              tags: dict | None = None) -> str:
+    tags = {MLFLOW_RUN_NAME: name, **(tags or {})}
+    if parent:
+        tags[MLFLOW_PARENT_RUN_ID] = parent
+    return client.create_run(experiment, run_name=name, tags=tags).info.run_id
+
+
+def log_all(client: MlflowClient, run_id: str, metrics: dict[str, float] | None = None,
+            history: dict[str, list[float]] | None = None, params: dict | None = None,
+            tags: dict | None = None) -> None:
+    """Everything in one log_batch call: ~0.2 s for 1,000 values, against ~12 ms for each single log_metric."""
+    now = int(time.time() * 1000)
+    rows = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
+    for key, values in (history or {}).items():
+        rows += [Metric(key, float(v), now, step) for step, v in enumerate(values)]
+    ps = [Param(k, str(v)) for k, v in (params or {}).items()]
+    ts = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+    for start in range(0, max(len(rows), 1), 1000):  # MLflow caps a batch at 1,000 metrics
+        first = start == 0
+        client.log_batch(run_id, metrics=rows[start:start + 1000], params=ps if first else [],
+                         tags=ts if first else [])
+
+
+def git_state(cwd: Path | None = None) -> dict[str, str]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown"}
+    return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in STACK:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

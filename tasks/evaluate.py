@@ -1,0 +1,10 @@
+from prefect import task
+
+from tabflow import pipeline
+from tabflow.splitting import Splits
+from tasks import STAGE
+
+
+@task(name="evaluate-model", **STAGE)
+def evaluate_model(model: pipeline.TrainedModel, splits: Splits, run: pipeline.RunContext) -> pipeline.Evaluation:
+    return pipeline.evaluate(model, splits, run)
