@@ -17,7 +17,8 @@ log = logging.getLogger("tabflow")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _quiet_and_local(Path(args.store))
+    for key, value in runtime_defaults(Path(args.store), Path.cwd() / ".prefect").items():
+        os.environ.setdefault(key, value)  # a value the user set wins
     _show_progress()
     try:
         return args.command(args)
@@ -38,6 +39,7 @@ def _show_progress() -> None:
     log.propagate = False
     for name in ("mlflow", "prefect"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)  # "still processing items" at a quick exit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,15 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_and_local(store: Path) -> None:
-    """Keep Prefect, MLflow and Keras state in the project and their chatter off the terminal.
+def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:
+    """Environment that keeps Prefect, MLflow and Keras state out of $HOME and their chatter off the terminal.
 
-    Set before they are imported (Prefect reads its settings at import); a value the user set wins.
+    It must be in place before they are imported (Prefect reads its settings at import).
     """
-    home = Path.cwd() / ".prefect"
-    home.mkdir(exist_ok=True)  # Prefect creates its home without parents and fails on a missing one
-    defaults = {
-        "PREFECT_HOME": str(home),
+    prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect fails on a home whose parent is missing
+    return {
+        "PREFECT_HOME": str(prefect_home),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -85,15 +86,17 @@ def _quiet_and_local(store: Path) -> None:
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "GIT_PYTHON_REFRESH": "quiet",
     }
-    for key, value in defaults.items():
-        os.environ.setdefault(key, value)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tabflow import data
     from tabflow.config import load_config
 
     cfg = load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
                       trials=args.trials, timeout=args.timeout, seed=args.seed)
+    columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
+    if columns is not None:
+        data.require_target(columns, cfg.data.target)
     server = _start_prefect_in_background()  # overlaps Prefect's API start with the TensorFlow import
     import optuna
     import tensorflow  # noqa: F401
@@ -102,11 +105,29 @@ def _run(args: argparse.Namespace) -> int:
 
     from flows.training import train
 
+    _hide_user_errors_from_prefect()
     server.join()
     from tabflow.report import summary
 
     print(summary(_call_flow(train, cfg, args.store)))
     return 0
+
+
+class _UserErrorFilter(logging.Filter):
+    """Prefect logs a failed task with its traceback; for a user's mistake the CLI's one line says it all."""
+
+    names = ("TabflowError", "DataError", "ConfigError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TabflowError):
+            return False
+        return not any(f"{name}(" in record.getMessage() or f"{name}:" in record.getMessage()
+                       for name in self.names)
+
+
+def _hide_user_errors_from_prefect() -> None:
+    for handler in logging.root.handlers:  # Prefect's console handler sits on the root logger
+        handler.addFilter(_UserErrorFilter())
 
 
 def _start_prefect_in_background() -> threading.Thread:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -25,37 +26,50 @@ class CleanTable:
     report: dict = field(default_factory=dict)
 
 
+def check_source(source: str) -> None:
+    """The checks that need no reading: a known built-in, or an existing file with a known suffix."""
+    if source.startswith(BUILTIN_PREFIX):
+        name = source[len(BUILTIN_PREFIX):]
+        if name not in BUILTINS:
+            raise DataError(f"unknown built-in table {name!r}; available: "
+                            + ", ".join(f"{BUILTIN_PREFIX}{b}" for b in BUILTINS))
+        return
+    if not Path(source).is_file():
+        raise DataError(f"data file {source!r} not found; check the path or use builtin:breast_cancer")
+    if Path(source).suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"cannot read {source!r}: use a .csv or .parquet file")
+
+
+def peek_columns(source: str) -> list[str] | None:
+    """The column names from the header alone, so the CLI can catch a wrong --target in milliseconds."""
+    check_source(source)
+    if source.startswith(BUILTIN_PREFIX):
+        return None
+    with contextlib.suppress(Exception):  # unreadable files get their full error from load_table
+        if source.lower().endswith(".csv"):
+            return [str(c) for c in pd.read_csv(source, nrows=0).columns]
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(source).names)
+    return None
+
+
 def load_table(source: str) -> pd.DataFrame:
     """Read a CSV or Parquet file, or a built-in demo table."""
+    check_source(source)
     if source.startswith(BUILTIN_PREFIX):
-        return _load_builtin(source[len(BUILTIN_PREFIX):])
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"data file {source!r} not found; check the path or use builtin:breast_cancer")
-    suffix = path.suffix.lower()
+        from sklearn.datasets import load_breast_cancer
+
+        return load_breast_cancer(as_frame=True).frame  # real column names plus `target`
+    suffix = Path(source).suffix.lower()
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise DataError(f"cannot read {source!r}: use a .csv or .parquet file")
-    except DataError:
-        raise
+        frame = pd.read_csv(source) if suffix == ".csv" else pd.read_parquet(source)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {source!r} is empty; give a table with a header and rows") from None
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read {source!r} ({reason}); check that it is a valid {suffix[1:]} file") from None
     return frame
-
-
-def _load_builtin(name: str) -> pd.DataFrame:
-    if name not in BUILTINS:
-        raise DataError(f"unknown built-in table {name!r}; available: " + ", ".join(f"builtin:{b}" for b in BUILTINS))
-    from sklearn.datasets import load_breast_cancer
-
-    return load_breast_cancer(as_frame=True).frame  # real column names plus `target`
 
 
 def digest_frame(frame: pd.DataFrame) -> str:
@@ -70,13 +84,16 @@ def validate_table(frame: pd.DataFrame, target: str, split: SplitConfig) -> None
     """The basics, each failing with what to do: rows, a target with two usable classes, features."""
     if frame.empty:
         raise DataError("the table has no rows; give a table with a header and data rows")
-    if target not in frame.columns:
-        cols = [str(c) for c in frame.columns]
-        shown = ", ".join(cols[:10]) + (", ..." if len(cols) > 10 else "")
-        raise DataError(f"target column {target!r} not found; pass --target with one of: {shown}")
+    require_target([str(c) for c in frame.columns], target)
     if frame.shape[1] < 2:
         raise DataError("the table has no feature columns besides the target; add feature columns")
     check_classes(frame[target].dropna(), target, split)
+
+
+def require_target(columns: list[str], target: str) -> None:
+    if target not in columns:
+        shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
+        raise DataError(f"target column {target!r} not found; pass --target with one of: {shown}")
 
 
 def check_classes(labels: pd.Series, target: str, split: SplitConfig) -> None:
