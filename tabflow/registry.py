@@ -59,7 +59,7 @@ def decide(challenger: float, champion: float | None, gate: GateConfig, champion
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(name, CHAMPION).version
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         return None  # no registered model, or no champion alias yet
 
@@ -80,7 +80,7 @@ def register(client: MlflowClient, name: str, model_uri: str, decision: Decision
     import mlflow
 
     with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
-        version = mlflow.register_model(model_uri, name, tags=tags).version
+        version = str(mlflow.register_model(model_uri, name, tags=tags).version)
     decision = Decision(**{**asdict(decision), "version": version})
     try:
         for key, value in decision.as_tags().items():

@@ -17,7 +17,11 @@ STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna",
 
 
 def tracking_uri(store: Path) -> str:
-    """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path)."""
+    """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path).
+
+    mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI too, so in one process a second flow run with another
+    store must clear it first (the flow tests do).
+    """
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store.resolve() / 'mlflow.db'}"
 
 

@@ -1,0 +1,134 @@
+"""The training flow end to end, tiny budgets (3 trials x 3 epochs), each module with its own store."""
+
+import dataclasses
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import tabflow.evaluation
+import tabflow.pipeline
+import tabflow.registry
+from flows import training
+from tabflow import data
+from tabflow.splitting import split
+from tests.flows.conftest import client_for, tiny_config
+
+NAME = "breast_cancer"
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store") / "mlruns"
+    cfg = tiny_config()
+    return store, cfg, training.train(cfg, store=str(store))
+
+
+def children(client, parent_id: str) -> dict[str, mlflow.entities.Run]:
+    runs = client.search_runs([client.get_run(parent_id).info.experiment_id],
+                              filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+    return {run.info.run_name: run for run in runs}
+
+
+def test_parent_run_is_tagged_and_finished(first_run):
+    store, cfg, summary = first_run
+    parent = client_for(store).get_run(summary.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    for tag in ("prefect_flow_run_id", "data_digest", "git_commit", "config_hash", "study", "version.mlflow"):
+        assert parent.data.tags.get(tag), f"parent run lacks tag {tag}"
+    assert parent.data.tags["config_hash"] == cfg.digest()
+    assert parent.data.metrics["rows_train"] + parent.data.metrics["rows_val"] + parent.data.metrics["rows_test"] == 569
+    for metric in ("test_auc", "test_accuracy", "baseline_logreg_test_auc", "baseline_dummy_test_auc", "best_val_log_loss"):
+        assert metric in parent.data.metrics, f"parent run lacks {metric}"
+    artifacts = {a.path for a in client_for(store).list_artifacts(summary.parent_run_id, "plots")}
+    assert artifacts == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"}
+
+
+def test_each_trial_is_a_child_run_with_per_epoch_metrics(first_run):
+    store, _, summary = first_run
+    client = client_for(store)
+    runs = children(client, summary.parent_run_id)
+    assert set(runs) == {"trial-0", "trial-1", "trial-2", "final-fit", "baseline-dummy", "baseline-logreg"}
+    for name in ("trial-0", "trial-1", "trial-2"):
+        history = client.get_metric_history(runs[name].info.run_id, "val_log_loss")
+        assert [m.step for m in history] == [0, 1, 2], f"{name} should log one val_log_loss per epoch"
+        assert runs[name].data.params["n_layers"], "trial params are logged"
+    assert runs["baseline-logreg"].data.metrics["test_auc"] > 0.97
+    assert runs["final-fit"].data.metrics["test_auc"] == pytest.approx(summary.scores.test["auc"])
+
+
+def test_first_version_becomes_champion_and_serves_exactly_as_the_flow_scored(first_run):
+    store, cfg, summary = first_run
+    client = client_for(store)
+    assert summary.decision.verdict == "PROMOTE"
+    champion = client.get_model_version_by_alias(NAME, "champion")
+    assert str(champion.version) == summary.decision.version == "1"
+    assert champion.tags["decision_verdict"] == "PROMOTE" and champion.tags["data_digest"]
+
+    mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client.tracking_uri)
+    raw = data.load_table(cfg.data.source)
+    splits = split(data.clean_table(raw, "target", cfg.split, data.digest_frame(raw)), cfg.split, cfg.seed)
+    served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(splits.x("test"))
+    recorded = pd.read_parquet(client.download_artifacts(summary.parent_run_id, "predictions/test.parquet"))
+    np.testing.assert_array_equal(served["probability"].to_numpy(), recorded["probability"].to_numpy())
+    np.testing.assert_array_equal(served["label"].to_numpy(), recorded["label"].to_numpy())
+    assert set(served["label"]) <= {0, 1}
+
+
+def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run, monkeypatch):
+    store, cfg, _ = first_run
+    real_prepare = tabflow.pipeline.prepare
+
+    def shuffled_labels(splits):
+        prepared = real_prepare(splits)
+        rng = np.random.default_rng(0)
+        return dataclasses.replace(prepared, y_train=rng.permutation(prepared.y_train))
+
+    monkeypatch.setattr(tabflow.pipeline, "prepare", shuffled_labels)
+    worse = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"floor": 0.0})})  # let the champion decide
+    summary = training.train(worse, store=str(store))
+
+    client = client_for(store)
+    assert summary.decision.verdict == "HOLD", summary.decision.reason
+    assert "worse than the champion" in summary.decision.reason
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1", "the champion must not move"
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == summary.decision.version
+    parent = client.get_run(summary.parent_run_id)
+    assert parent.data.metrics["champion_test_auc"] > parent.data.metrics["test_auc"]
+    assert parent.data.tags["decision_verdict"] == "HOLD"
+
+
+def test_failure_after_registration_leaves_no_version_and_no_alias_move(first_run, monkeypatch):
+    store, cfg, _ = first_run
+    client = client_for(store)
+    before = {v.version for v in client.search_model_versions(f"name = '{NAME}'")}
+    aliases = client.get_registered_model(NAME).aliases
+
+    def broken(self):
+        raise RuntimeError("injected failure while tagging the new version")
+
+    monkeypatch.setattr(tabflow.registry.Decision, "as_tags", broken)
+    monkeypatch.setattr(training, "promote_model", training.promote_model.with_options(retries=0))
+    with pytest.raises(RuntimeError, match="injected failure"):
+        training.train(cfg, store=str(store))
+
+    assert {v.version for v in client.search_model_versions(f"name = '{NAME}'")} == before
+    assert client.get_registered_model(NAME).aliases == aliases
+
+
+def test_failure_before_promotion_registers_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected failure while plotting")
+
+    monkeypatch.setattr(tabflow.evaluation, "plots", broken)
+    store = tmp_path / "mlruns"
+    with pytest.raises(RuntimeError, match="injected failure"):
+        training.train(tiny_config(), store=str(store))
+
+    client = client_for(store)
+    assert client.search_registered_models() == [], "a failed run must register nothing"
+    parents = client.search_runs([client.get_experiment_by_name(NAME).experiment_id],
+                                 filter_string="attributes.run_name LIKE 'train-%'")
+    assert [run.info.status for run in parents] == ["FAILED"]
