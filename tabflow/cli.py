@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 from tabflow.errors import TabflowError
+from tabflow.local_server import LocalPrefectServer
 
 log = logging.getLogger("tabflow")
 
@@ -97,19 +96,22 @@ def _run(args: argparse.Namespace) -> int:
     columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
     if columns is not None:
         data.require_target(columns, cfg.data.target)
-    server = _start_prefect_in_background()  # overlaps Prefect's API start with the TensorFlow import
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):  # no server given: start one beside the TensorFlow import
+        server = LocalPrefectServer(Path(os.environ["PREFECT_HOME"]))
+        os.environ["PREFECT_API_URL"] = server.api_url  # before Prefect is imported: it reads settings then
     import optuna
     import tensorflow  # noqa: F401
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow prints its own line per trial
-
     from flows.training import train
-
-    _hide_user_errors_from_prefect()
-    server.join()
     from tabflow.report import summary
 
-    print(summary(_call_flow(train, cfg, args.store)))
+    _hide_user_errors_from_prefect()
+    _open_tracking_store(Path(args.store))  # ~1 s of SQLAlchemy set-up, done while the server starts
+    if server:
+        server.wait_ready()
+    print(summary(_call_flow(train, cfg, args.store, heartbeat=server is None)))
     return 0
 
 
@@ -130,27 +132,20 @@ def _hide_user_errors_from_prefect() -> None:
         handler.addFilter(_UserErrorFilter())
 
 
-def _start_prefect_in_background() -> threading.Thread:
-    """With no PREFECT_API_URL, Prefect starts a temporary API server at the first flow call (~7-27 s)."""
+def _open_tracking_store(store: Path) -> None:
+    from mlflow import MlflowClient
 
-    def start() -> None:
-        if os.environ.get("PREFECT_API_URL"):
-            return
-        from prefect.server.api.server import SubprocessASGIServer
+    from tabflow.tracking import configure
 
-        with contextlib.suppress(Exception):  # the flow call starts it again and reports a real problem
-            SubprocessASGIServer().start()
-
-    thread = threading.Thread(target=start, name="prefect-warm-up", daemon=True)
-    thread.start()
-    return thread
+    configure(store)
+    MlflowClient().search_experiments(max_results=1)  # MLflow caches the store, engine and migrations check
 
 
-def _call_flow(flow, cfg, store: str):
+def _call_flow(flow, cfg, store: str, heartbeat: bool):
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    # The heartbeat thread costs ~1 s a flow run when it is joined; the embedded server has no one to tell.
-    settings = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None} if not os.environ.get("PREFECT_API_URL") else {}
+    # The heartbeat thread costs ~1 s a flow run when it is joined; a temporary server has no one to tell.
+    settings = {} if heartbeat else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     with temporary_settings(settings):
         return flow(cfg, store=str(Path(store).resolve()))
 

@@ -70,6 +70,14 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
     client.set_terminated(run_id, "FINISHED")
 
 
+@contextmanager
+def timed(ctx: RunContext, stage: str) -> Iterator[None]:
+    """Log the stage's wall time on the parent run (`seconds_tune`, ...): where a run's time goes, per run."""
+    start = time.perf_counter()
+    yield
+    tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics={f"seconds_{stage}": time.perf_counter() - start})
+
+
 def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
     sizes = {f"rows_{part}": n for part, n in splits.sizes().items()}
     tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics=sizes,
@@ -111,7 +119,8 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     stop = keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=cfg.patience,
                                          restore_best_weights=True)
     keras.backend.clear_session()
-    network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed, [stop])
+    # The winning trial's own seed: the refit starts from the very weights the study scored.
+    network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed + best.best_number, [stop])
     best_epoch = int(np.argmin(history[OBJECTIVE]))
     run_id = tracking.start_run(client, ctx.experiment_id, "final-fit", parent=ctx.parent_run_id,
                                 tags={"kind": "final", "from_trial": best.best_number})

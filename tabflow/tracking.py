@@ -17,11 +17,7 @@ STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna",
 
 
 def tracking_uri(store: Path) -> str:
-    """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path).
-
-    mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI too, so in one process a second flow run with another
-    store must clear it first (the flow tests do).
-    """
+    """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store.resolve() / 'mlflow.db'}"
 
 
@@ -36,8 +32,13 @@ def configure(store: Path) -> str:
     uri = tracking_uri(store)
     if is_local(uri):
         store.mkdir(parents=True, exist_ok=True)
+    users = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI; undo that, or the next flow run in this process would
+    # take this store for the user's choice and ignore its own.
+    if users is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     return uri
 
 

@@ -143,7 +143,7 @@ def make_objective(data: Prepared, space: SearchSpace, cfg: TuneConfig, seed: in
         started = time.perf_counter()
         state, value, history = "FAIL", None, {}
         try:
-            _, history = fit_network(params, data, cfg.max_epochs, seed + trial.number, [reporter])
+            _, history = fit_network(params, data, cfg.max_epochs, seed + trial.number, [reporter])  # see train_final
             value = min(history[OBJECTIVE])
             state = "PRUNED" if reporter.pruned else "COMPLETE"
         finally:

@@ -7,4 +7,5 @@ from tasks import STAGE
 
 @task(name="evaluate-model", **STAGE)
 def evaluate_model(model: pipeline.TrainedModel, splits: Splits, run: pipeline.RunContext) -> pipeline.Evaluation:
-    return pipeline.evaluate(model, splits, run)
+    with pipeline.timed(run, "evaluate"):
+        return pipeline.evaluate(model, splits, run)

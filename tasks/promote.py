@@ -22,4 +22,5 @@ def _flaky(task, task_run, state) -> bool:
 def promote_model(model: pipeline.TrainedModel, scores: pipeline.Evaluation, splits: Splits,
                   run: pipeline.RunContext, tags: dict[str, str]) -> Decision:
     """Retried: it talks to the registry, and a failed attempt deletes the version it registered."""
-    return pipeline.promote(model, scores, splits, run.cfg.gate, run, tags)
+    with pipeline.timed(run, "promote"):
+        return pipeline.promote(model, scores, splits, run.cfg.gate, run, tags)

@@ -8,4 +8,5 @@ from tasks import STAGE
 
 @task(name="train-model", **STAGE)
 def train_model(splits: Splits, best: TuneResult, run: pipeline.RunContext) -> pipeline.TrainedModel:
-    return pipeline.train_final(splits, best, run.cfg.train, run)
+    with pipeline.timed(run, "train"):
+        return pipeline.train_final(splits, best, run.cfg.train, run)

@@ -9,4 +9,5 @@ from tasks import STAGE
 @task(name="tune-model", **STAGE)
 def tune_model(splits: Splits, run: pipeline.RunContext) -> TuneResult:
     """The whole study is one task: a task per trial costs seconds of API work on the embedded server."""
-    return pipeline.tune(splits, run)
+    with pipeline.timed(run, "tune"):
+        return pipeline.tune(splits, run)

@@ -27,9 +27,3 @@ def client_for(store: Path) -> mlflow.MlflowClient:
     uri = f"sqlite:///{store.resolve() / 'mlflow.db'}"
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
-
-@pytest.fixture(autouse=True)
-def own_tracking_store(monkeypatch):
-    """mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which tabflow honours as the user's choice:
-    clear it so each test's flow writes to the store the test gives it."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

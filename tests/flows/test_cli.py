@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 
 from tabflow.cli import main
+from tests.flows.conftest import client_for
 
 HEAVY = ("tensorflow", "keras", "mlflow", "prefect", "optuna", "sklearn")
 
@@ -55,7 +56,9 @@ def test_single_class_target_fails_inside_the_flow_with_one_line(tmp_path):
     result = tabflow("run", "--data", "t.csv", "--target", "y", cwd=tmp_path)
     assert_one_line_error(result, "has a single class ('x')")
     assert "Traceback" not in result.stdout + result.stderr
-    assert not (tmp_path / "mlruns" / "mlflow.db").exists(), "nothing is tracked or registered for bad data"
+    client = client_for(tmp_path / "mlruns")
+    assert client.search_registered_models() == [], "nothing is registered for bad data"
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == [], "nor tracked"
 
 
 def test_in_process_entry_point_returns_2(tmp_path, monkeypatch, capsys):

@@ -39,7 +39,8 @@ def test_parent_run_is_tagged_and_finished(first_run):
         assert parent.data.tags.get(tag), f"parent run lacks tag {tag}"
     assert parent.data.tags["config_hash"] == cfg.digest()
     assert parent.data.metrics["rows_train"] + parent.data.metrics["rows_val"] + parent.data.metrics["rows_test"] == 569
-    for metric in ("test_auc", "test_accuracy", "baseline_logreg_test_auc", "baseline_dummy_test_auc", "best_val_log_loss"):
+    for metric in ("test_auc", "test_accuracy", "baseline_logreg_test_auc", "baseline_dummy_test_auc",
+                   "best_val_log_loss", "seconds_tune", "seconds_promote"):
         assert metric in parent.data.metrics, f"parent run lacks {metric}"
     artifacts = {a.path for a in client_for(store).list_artifacts(summary.parent_run_id, "plots")}
     assert artifacts == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"}

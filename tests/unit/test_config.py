@@ -45,3 +45,11 @@ def test_config_is_frozen_and_hash_tracks_every_setting():
         a.seed = 1
     assert a.digest() != b.digest(), "changing the seed must change the config hash"
     assert a.digest() == PipelineConfig.model_validate({"data": {"source": "x.csv"}}).digest()
+
+
+def test_example_config_documents_the_defaults():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "tabflow.example.yaml"
+    assert load_config(example) == PipelineConfig.model_validate({"data": {"source": "builtin:breast_cancer"}}), \
+        "tabflow.example.yaml must show every default as it is"
