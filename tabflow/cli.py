@@ -31,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_progress() -> None:
     """tabflow's own progress on stdout; the libraries' INFO chatter (per-trial lines, registry notes) off."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
+    if not log.handlers:  # main() may run more than once in a process
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
     for name in ("mlflow", "prefect"):
@@ -42,8 +43,8 @@ def _show_progress() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tabflow", description=__doc__.splitlines()[0].replace(
-        "The `tabflow` command.", "Train, tune, evaluate and promote Keras models on tables."))
+    parser = argparse.ArgumentParser(prog="tabflow", description="Train, tune, evaluate and promote Keras models "
+                                     "on tables, tracked in MLflow and orchestrated by Prefect.")
     parser.add_argument("--store", default="mlruns",
                         help="local tracking, registry and study store (default: ./mlruns)")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -151,15 +152,18 @@ def _call_flow(flow, cfg, store: str, heartbeat: bool):
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from tabflow.tracking import tracking_uri
+    from tabflow.tracking import is_local, tracking_uri
 
     store = Path(args.store)
     uri = tracking_uri(store)
+    if not is_local(uri):
+        print(f"MLFLOW_TRACKING_URI points at a tracking server: open {uri} in a browser")
+        return 0
     if uri.startswith("sqlite:") and not (store / "mlflow.db").exists():
         raise TabflowError(f"no tracking store in {str(store)!r} yet; run `tabflow run` first or pass --store")
     print(f"MLflow UI on http://127.0.0.1:{args.port} (tracking store {uri}); Ctrl+C stops it", flush=True)
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(args.port), "--workers", "1"]
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--artifacts-destination",
+           str(store.resolve() / "artifacts"), "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]
     os.execv(sys.executable, cmd)
     return 0  # not reached
 
