@@ -22,6 +22,7 @@ from tabflow.registry import Decision
 from tabflow.splitting import Splits
 from tabflow.tuning import OBJECTIVE, SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
 from tabflow.tuning import study_name as make_study_name
+from tabflow.workers import is_dead, worker_id
 
 log = logging.getLogger("tabflow")
 
@@ -59,7 +60,9 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
     experiment = tracking.experiment_id(client, cfg.model_name, store)
     all_tags = {"config_hash": cfg.digest(), "seed": str(cfg.seed), **tracking.git_state(), **tags,
                 **{f"version.{k}": v for k, v in tracking.package_versions().items()}}
-    run_id = tracking.start_run(client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags=all_tags)
+    close_orphaned_runs(client, experiment)
+    run_id = tracking.start_run(client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}",
+                                tags={**all_tags, "worker": worker_id()})
     tracking.log_all(client, run_id, params=_flatten(cfg.model_dump(mode="json")))
     log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
     try:
@@ -68,6 +71,13 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
+
+
+def close_orphaned_runs(client: MlflowClient, experiment: str) -> None:
+    """Runs left RUNNING by a killed process on this host become KILLED, so the UI tells no stale story."""
+    for run in client.search_runs([experiment], filter_string="attributes.status = 'RUNNING'"):
+        if is_dead(run.data.tags.get("worker", "")):
+            client.set_terminated(run.info.run_id, "KILLED")
 
 
 @contextmanager
@@ -123,7 +133,7 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed + best.best_number, [stop])
     best_epoch = int(np.argmin(history[OBJECTIVE]))
     run_id = tracking.start_run(client, ctx.experiment_id, "final-fit", parent=ctx.parent_run_id,
-                                tags={"kind": "final", "from_trial": best.best_number})
+                                tags={"kind": "final", "from_trial": best.best_number, "worker": worker_id()})
     tracking.log_all(client, run_id, params=params.as_dict(), history=history,
                      metrics={f"best_{OBJECTIVE}": history[OBJECTIVE][best_epoch], "best_epoch": best_epoch})
     info = serving.log_model(network, data.preprocessor, splits.features, splits.classes,

@@ -6,8 +6,6 @@ import gc
 import hashlib
 import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +16,7 @@ from optuna.trial import TrialState
 
 from tabflow.config import SplitConfig, TuneConfig
 from tabflow.model import MLPParams, Prepared, fit_network
+from tabflow.workers import is_dead, worker_id
 
 log = logging.getLogger("tabflow")
 # Val AUC saturates at 1.0 for most trials on small tables, so it cannot rank them; log loss can.
@@ -111,8 +110,7 @@ def recover_interrupted(study: optuna.Study) -> tuple[int, ...]:
     """
     retried = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        host, _, pid = str(trial.user_attrs.get(WORKER_ATTR, "")).rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        if not is_dead(str(trial.user_attrs.get(WORKER_ATTR, ""))):
             continue
         study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         if trial.params:
@@ -121,22 +119,12 @@ def recover_interrupted(study: optuna.Study) -> tuple[int, ...]:
     return tuple(retried)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def make_objective(data: Prepared, space: SearchSpace, cfg: TuneConfig, seed: int,
                    on_trial_end: Callable[[TrialRecord], None] | None = None) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         import keras
 
-        trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr(WORKER_ATTR, worker_id())
         keras.backend.clear_session()
         params = space.sample(trial)
         reporter = _reporter(trial)

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 from flows import training
 from tabflow.config import load_config
+from tests.flows.conftest import client_for
 
 CONFIG = """
 data: {source: "builtin:breast_cancer"}
@@ -71,3 +72,7 @@ def test_killed_run_resumes_its_study(tmp_path):
     assert summary.tuning.n_finished == 4
     assert summary.tuning.n_run == 4 - len(finished_before)
     assert summary.decision.verdict == "PROMOTE"
+    client = client_for(store)
+    statuses = {r.info.run_name: r.info.status for r in client.search_runs(
+        [client.get_experiment_by_name("resume").experiment_id], filter_string="attributes.run_name LIKE 'train-%'")}
+    assert sorted(statuses.values()) == ["FINISHED", "KILLED"], f"the killed run must not stay RUNNING: {statuses}"
