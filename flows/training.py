@@ -25,6 +25,7 @@ from tasks.validate import validate_table
 @dataclass(frozen=True)
 class TrainingSummary:
     model_name: str
+    tracking_uri: str
     parent_run_id: str
     tuning: TuneResult
     model: TrainedModel
@@ -46,5 +47,6 @@ def train(cfg: PipelineConfig, store: str = "mlruns") -> TrainingSummary:
         scores = evaluate_model(model, splits, run)
         decision = promote_model(model, scores, splits, run, {**tags, "study": best.study_name,
                                                               "best_trial": str(best.best_number)})
-    return TrainingSummary(cfg.model_name, run.parent_run_id, best, model, scores, decision, table.report)
+    return TrainingSummary(cfg.model_name, run.tracking_uri, run.parent_run_id, best, model, scores, decision,
+                           table.report)
 

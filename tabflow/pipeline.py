@@ -32,6 +32,7 @@ class RunContext:
     """What every stage needs to find the flow's MLflow parent run: ids, not live objects."""
 
     store: Path
+    tracking_uri: str
     experiment_id: str
     parent_run_id: str
     cfg: PipelineConfig
@@ -55,7 +56,7 @@ class Evaluation:
 @contextmanager
 def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Iterator[RunContext]:
     """One parent run per flow run, FINISHED on success and FAILED on any error."""
-    tracking.configure(store)
+    uri = tracking.configure(store)
     client = MlflowClient()
     experiment = tracking.experiment_id(client, cfg.model_name, store)
     all_tags = {"config_hash": cfg.digest(), "seed": str(cfg.seed), **tracking.git_state(), **tags,
@@ -66,7 +67,7 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
     tracking.log_all(client, run_id, params=_flatten(cfg.model_dump(mode="json")))
     log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
     try:
-        yield RunContext(store=store, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
+        yield RunContext(store=store, tracking_uri=uri, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from tabflow.data import describe_cleaning
 
 SHOWN = ("auc", "accuracy", "balanced_accuracy", "f1", "pr_auc", "log_loss", "brier")
@@ -30,10 +33,13 @@ def summary(result) -> str:
         f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
         f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
     ]
+    bin_dir = Path(sys.executable).parent  # `mlflow models serve` needs this venv's uvicorn on PATH
     if decision.verdict == "PROMOTE":
-        lines += [f"champion  models:/{name}@champion",
-                  f"          load:  mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)",
-                  f"          serve: mlflow models serve -m models:/{name}@champion --env-manager local"]
+        lines += [f"champion  models:/{name}@champion in {result.tracking_uri}",
+                  f"          serve: PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={result.tracking_uri} "
+                  f"mlflow models serve -m models:/{name}@champion --env-manager local --port 5001",
+                  f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
+                  f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)"]
     return "\n".join(lines)
 
 
