@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tabflow.config import BUILTIN_PREFIX, SplitConfig
@@ -161,6 +160,3 @@ def describe_cleaning(report: dict) -> str:
         parts.append(f"{report['missing_values']} missing values to impute")
     return "; ".join(parts)
 
-
-def as_float_matrix(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    return frame[list(columns)].to_numpy(dtype="float64", na_value=np.nan)
