@@ -21,7 +21,7 @@ from tabflow.errors import TabflowError
 
 class LocalPrefectServer:
     def __init__(self, home: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.log = home / "server.log"
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
@@ -37,16 +37,8 @@ class LocalPrefectServer:
         atexit.register(self.stop)
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
+        if wait_until_healthy(f"{self.api_url}/health", self.process, timeout_s):
+            return
         self.stop()
         raise TabflowError(f"the local Prefect server did not start (see {self.log}); set PREFECT_API_URL to a "
                            "running Prefect server, or remove .prefect/ to start from a fresh database")
@@ -69,7 +61,20 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _free_port() -> int:
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
+    """Poll a server's health URL until it answers 200; False if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -139,33 +139,21 @@ def test_tabflow_ui_serves_the_runs(first_run):
     """`tabflow ui` starts the real MLflow server on 127.0.0.1 over the store; its API lists parent and children."""
     import json
     import os
-    import socket
     import subprocess
     import sys
-    import time
     import urllib.request
 
+    from tabflow.local_server import free_port, wait_until_healthy
+
     store, _, summary = first_run
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "ui", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("the MLflow UI did not answer within 180 s")
+        assert wait_until_healthy(f"{base}/health", proc, 180), "the MLflow UI did not answer within 180 s"
         experiment = client_for(store).get_run(summary.parent_run_id).info.experiment_id
         request = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST",
                                          data=json.dumps({"experiment_ids": [experiment]}).encode(),
