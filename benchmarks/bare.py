@@ -1,6 +1,8 @@
 """Baseline: the same trials and epochs as `tabflow run`, with Keras and Optuna alone (no Prefect, no MLflow).
 
-Prints one JSON line with its phase timings and results. Usage: python benchmarks/bare.py TRIALS SEED
+Prints one JSON line with its phase timings and results. Usage: python benchmarks/bare.py TRIALS SEED [freeze]
+`freeze` adds tabflow's one trick that a plain script would not have (gc.freeze before the trials, which makes each
+trial's clear_session collection near free), to show how much of the comparison it accounts for.
 """
 
 import time
@@ -30,12 +32,16 @@ from tabflow.splitting import split  # noqa: E402
 from tabflow.tuning import OBJECTIVE, SearchSpace, _pruner, make_objective  # noqa: E402
 
 
-def main(trials: int, seed: int) -> dict:
+def main(trials: int, seed: int, freeze: bool = False) -> dict:
     cfg = load_config(data="builtin:breast_cancer", trials=trials, seed=seed)
     raw = data.load_table(cfg.data.source)
     splits = split(data.clean_table(raw, "target", cfg.split, data.digest_frame(raw)), cfg.split, cfg.seed)
     prepared = prepare(splits)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if freeze:
+        import gc
+
+        gc.freeze()
     ready = time.perf_counter()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed),
                                 pruner=_pruner(cfg.tune.pruner))
@@ -58,4 +64,4 @@ def main(trials: int, seed: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]), int(sys.argv[2]))))
+    print(json.dumps(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] == ["freeze"])))

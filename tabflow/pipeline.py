@@ -6,6 +6,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,15 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
                          metrics={**best, "trial_seconds": rec.seconds})
         client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
 
-    objective = make_objective(prepare(splits), space, cfg.tune, cfg.seed, on_trial_end=log_trial)
-    result = optimize(study, objective, cfg.tune)
+    # Logging a trial (~55 ms of SQLite writes) overlaps the next trial's training; leaving the block waits for
+    # every trial's run, also when tuning fails, and .result() raises any logging error here.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabflow-trial-log") as logger:
+        logged = []
+        objective = make_objective(prepare(splits), space, cfg.tune, cfg.seed,
+                                   on_trial_end=lambda rec: logged.append(logger.submit(log_trial, rec)))
+        result = optimize(study, objective, cfg.tune)
+    for future in logged:
+        future.result()
     tracking.log_all(client, ctx.parent_run_id, metrics={f"best_{OBJECTIVE}": result.best_value},
                      params={f"best_{k}": v for k, v in result.best_params.items()},
                      tags={"study": name, "best_trial": result.best_number})
