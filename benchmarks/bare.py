@@ -29,7 +29,7 @@ from tabflow import data, evaluation  # noqa: E402
 from tabflow.config import load_config  # noqa: E402
 from tabflow.model import MLPParams, fit_network, predict_proba, prepare, transform  # noqa: E402
 from tabflow.splitting import split  # noqa: E402
-from tabflow.tuning import OBJECTIVE, SearchSpace, _pruner, make_objective  # noqa: E402
+from tabflow.tuning import SearchSpace, _pruner, make_objective  # noqa: E402
 
 
 def main(trials: int, seed: int, freeze: bool = False) -> dict:
@@ -47,15 +47,14 @@ def main(trials: int, seed: int, freeze: bool = False) -> dict:
                                 pruner=_pruner(cfg.tune.pruner))
     study.optimize(make_objective(prepared, SearchSpace(), cfg.tune, cfg.seed), n_trials=cfg.tune.n_trials)
     tuned = time.perf_counter()
-    stop = keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=cfg.train.patience,
+    stop = keras.callbacks.EarlyStopping(monitor=prepared.head.objective, mode="min", patience=cfg.train.patience,
                                          restore_best_weights=True)
     keras.backend.clear_session()
     network, _ = fit_network(MLPParams(**study.best_params), prepare(splits), cfg.train.max_epochs,
                              cfg.seed + study.best_trial.number, [stop])
     proba = predict_proba(network, transform(prepared.preprocessor, splits.x("test")))
-    scores = evaluation.classification_metrics(splits.y("test"), proba)
-    logreg = evaluation.classification_metrics(splits.y("test"),
-                                               evaluation.baseline_probabilities(splits, cfg.seed)["logreg"])
+    scores = evaluation.scores("binary", splits.y("test"), proba)
+    logreg = evaluation.scores("binary", splits.y("test"), evaluation.baseline_outputs(splits, cfg.seed)["logreg"])
     done = time.perf_counter()
     assert not {"mlflow", "prefect"} & {m.split(".")[0] for m in sys.modules}, "the baseline must stay bare"
     return {"startup_s": ready - STARTED, "trials_s": tuned - ready, "final_s": done - tuned,

@@ -32,6 +32,7 @@ class TrainingSummary:
     scores: Evaluation
     decision: Decision
     cleaning: dict
+    class_balance: dict
 
 
 @flow(name="train", log_prints=False, persist_result=False)
@@ -48,5 +49,5 @@ def train(cfg: PipelineConfig, store: str = "mlruns") -> TrainingSummary:
         decision = promote_model(model, scores, splits, run, {**tags, "study": best.study_name,
                                                               "best_trial": str(best.best_number)})
     return TrainingSummary(cfg.model_name, run.tracking_uri, run.parent_run_id, best, model, scores, decision,
-                           table.report)
+                           table.report, splits.class_balance())
 

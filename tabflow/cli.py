@@ -40,6 +40,7 @@ def _show_progress() -> None:
     log.propagate = False
     for name in ("mlflow", "prefect"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("tabflow.serving").setLevel(logging.ERROR)  # test rows beyond train's range are expected
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)  # "still processing items" at a quick exit
 
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, help="finished Optuna trials the study should hold (default: 20)")
     run.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     run.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
+    run.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"),
+                     help="what to predict (default: auto, from the target column)")
     run.set_defaults(command=_run)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
     ui.add_argument("--port", type=int, default=5000)
@@ -94,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     from tabflow.config import load_config
 
     cfg = load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
-                      trials=args.trials, timeout=args.timeout, seed=args.seed)
+                      trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task)
     columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
     if columns is not None:
         data.require_target(columns, cfg.data.target)

@@ -20,9 +20,16 @@ class Section(BaseModel, frozen=True, extra="forbid"):
     """Every section rejects unknown keys, so a typo in the YAML is an error, not a silent default."""
 
 
+Role = Literal["numeric", "categorical", "datetime", "id", "text", "drop"]
+
+
 class DataConfig(Section):
     source: str = Field(description="a .csv or .parquet path, or builtin:breast_cancer")
     target: str = "target"
+    columns: dict[str, Role] = Field(default_factory=dict, description="roles that override the inferred ones")
+    max_text_share: float = Field(0.05, ge=0, lt=0.5, description="text cells coerced to missing in a numeric "
+                                  "column before it is an error")
+    max_categories: int = Field(32, ge=2, description="one-hot width per column; rarer values share a bucket")
 
 
 class SplitConfig(Section):
@@ -46,19 +53,30 @@ class TuneConfig(Section):
 
 class TrainConfig(Section):
     max_epochs: int = Field(100, ge=1)
+    class_weight: Literal["auto", "balanced", "none"] = Field(
+        "auto", description="auto: balanced when the rarest class has under half the rows of the most common")
     patience: int = Field(10, ge=1)  # val loss on ~85 rows is noisy; fewer stopped good fits early
 
 
+Metric = Literal["auc", "accuracy", "balanced_accuracy", "f1", "pr_auc", "log_loss", "brier", "rmse", "mae", "r2"]
+LOWER_IS_BETTER = ("log_loss", "brier", "rmse", "mae")
+
+
 class GateConfig(Section):
-    metric: Literal["auc", "accuracy", "balanced_accuracy", "f1", "pr_auc"] = "auc"
-    floor: float = Field(0.70, ge=0, le=1, description="the challenger's test metric must reach this")
-    margin: float = Field(0.005, ge=0, le=1, description="allowed shortfall against the champion")
+    metric: Metric | None = Field(None, description="default: auc for classification, rmse for regression")
+    floor: float | None = Field(None, description="the challenger's test metric must reach this (default: "
+                                "it must beat the dummy baseline)")
+    margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion")
+
+    def metric_for(self, task: str) -> str:
+        return self.metric or ("rmse" if task == "regression" else "auc")
 
 
 class PipelineConfig(Section):
     data: DataConfig
     model_name: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$")
     seed: int = 42
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     split: SplitConfig = SplitConfig()
     tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
@@ -89,6 +107,7 @@ FLAG_PATHS = {
     "trials": ("tune", "n_trials"),
     "timeout": ("tune", "timeout_s"),
     "seed": ("seed",),
+    "task": ("task",),
 }
 
 

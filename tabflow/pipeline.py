@@ -18,10 +18,11 @@ from mlflow import MlflowClient
 from tabflow import evaluation, registry, tracking
 from tabflow.config import GateConfig, PipelineConfig, TrainConfig
 from tabflow.data import CleanTable
+from tabflow.errors import ConfigError
 from tabflow.model import MLPParams, fit_network, prepare
 from tabflow.registry import Decision
 from tabflow.splitting import Splits
-from tabflow.tuning import OBJECTIVE, SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
+from tabflow.tuning import SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
 from tabflow.tuning import study_name as make_study_name
 from tabflow.workers import is_dead, worker_id
 
@@ -51,7 +52,7 @@ class TrainedModel:
 class Evaluation:
     test: dict[str, float]
     baselines: dict[str, dict[str, float]]
-    probabilities: np.ndarray  # the logged model's test predictions, kept to compare the champion on
+    output: np.ndarray  # the logged model's test predictions (tabflow.serving.network_output)
 
 
 @contextmanager
@@ -94,20 +95,23 @@ def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
     sizes = {f"rows_{part}": n for part, n in splits.sizes().items()}
     tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics=sizes,
                      tags={"data_digest": table.digest, "data_source": ctx.cfg.data.source})
-    MlflowClient().log_dict(ctx.parent_run_id, table.report, "data/cleaning_report.json")
+    MlflowClient().log_dict(ctx.parent_run_id, {**table.report, "class_balance": splits.class_balance()},
+                            "data/cleaning_report.json")
 
 
 def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
     cfg, space, client = ctx.cfg, SearchSpace(), MlflowClient()
-    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune)
+    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task)
+    data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight)
+    objective_name = data.head.objective
     study = open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner)
 
     def log_trial(rec: TrialRecord) -> None:
         run_id = tracking.start_run(client, ctx.experiment_id, f"trial-{rec.number}", parent=ctx.parent_run_id,
                                     tags={"kind": "trial", "study": name, "trial": rec.number,
                                           "trial_state": rec.state})
-        best = {f"best_{OBJECTIVE}": rec.value} if rec.value is not None else {}
+        best = {f"best_{objective_name}": rec.value} if rec.value is not None else {}
         tracking.log_all(client, run_id, params=rec.params, history=rec.history,
                          metrics={**best, "trial_seconds": rec.seconds})
         client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
@@ -116,12 +120,12 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     # every trial's run, also when tuning fails, and .result() raises any logging error here.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabflow-trial-log") as logger:
         logged = []
-        objective = make_objective(prepare(splits), space, cfg.tune, cfg.seed,
+        objective = make_objective(data, space, cfg.tune, cfg.seed,
                                    on_trial_end=lambda rec: logged.append(logger.submit(log_trial, rec)))
-        result = optimize(study, objective, cfg.tune)
+        result = optimize(study, objective, cfg.tune, objective_name)
     for future in logged:
         future.result()
-    tracking.log_all(client, ctx.parent_run_id, metrics={f"best_{OBJECTIVE}": result.best_value},
+    tracking.log_all(client, ctx.parent_run_id, metrics={f"best_{objective_name}": result.best_value},
                      params={f"best_{k}": v for k, v in result.best_params.items()},
                      tags={"study": name, "best_trial": result.best_number})
     return result
@@ -134,19 +138,20 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     from tabflow import serving
 
     client, params = MlflowClient(), MLPParams(**best.best_params)
-    data = prepare(splits)
-    stop = keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=cfg.patience,
+    data = prepare(splits, ctx.cfg.data.max_categories, cfg.class_weight)
+    objective = data.head.objective
+    stop = keras.callbacks.EarlyStopping(monitor=objective, mode="min", patience=cfg.patience,
                                          restore_best_weights=True)
     keras.backend.clear_session()
     # The winning trial's own seed: the refit starts from the very weights the study scored.
     network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed + best.best_number, [stop])
-    best_epoch = int(np.argmin(history[OBJECTIVE]))
+    best_epoch = int(np.argmin(history[objective]))
     run_id = tracking.start_run(client, ctx.experiment_id, "final-fit", parent=ctx.parent_run_id,
                                 tags={"kind": "final", "from_trial": best.best_number, "worker": worker_id()})
     tracking.log_all(client, run_id, params=params.as_dict(), history=history,
-                     metrics={f"best_{OBJECTIVE}": history[OBJECTIVE][best_epoch], "best_epoch": best_epoch})
-    info = serving.log_model(network, data.preprocessor, splits.features, splits.classes,
-                             splits.x("train").head(5), run_id)
+                     metrics={f"best_{objective}": history[objective][best_epoch], "best_epoch": best_epoch})
+    info = serving.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id,
+                             splits.task)
     client.set_terminated(run_id, "FINISHED")
     return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict())
 
@@ -155,12 +160,14 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     """Score the model as logged (raw test rows through the pyfunc) beside the two baselines."""
     import mlflow
 
-    client, y_test = MlflowClient(), splits.y("test")
+    from tabflow.serving import network_output
+
+    client, y_test, task = MlflowClient(), splits.y("test"), splits.task
     predicted = mlflow.pyfunc.load_model(model.model_uri).predict(splits.x("test"))
-    proba = predicted["probability"].to_numpy()
-    test = evaluation.classification_metrics(y_test, proba)
-    baselines = {name: evaluation.classification_metrics(y_test, p)
-                 for name, p in evaluation.baseline_probabilities(splits, ctx.cfg.seed).items()}
+    output = network_output(predicted, task, splits.classes)
+    test = evaluation.scores(task, y_test, output)
+    baselines = {name: evaluation.scores(task, y_test, out)
+                 for name, out in evaluation.baseline_outputs(splits, ctx.cfg.seed).items()}
     for name, scores in baselines.items():
         run_id = tracking.start_run(client, ctx.experiment_id, f"baseline-{name}", parent=ctx.parent_run_id,
                                     tags={"kind": "baseline"})
@@ -169,30 +176,38 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     tracking.log_all(client, model.run_id, metrics=_prefixed("test_", test))
     side_by_side = {f"baseline_{n}_test_{k}": v for n, s in baselines.items() for k, v in s.items()}
     tracking.log_all(client, ctx.parent_run_id, metrics={**_prefixed("test_", test), **side_by_side})
-    for file, fig in evaluation.plots(y_test, proba, splits.classes).items():
+    for file, fig in evaluation.plots(task, y_test, output, splits.classes).items():
         client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
     _log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
-    return Evaluation(test=test, baselines=baselines, probabilities=proba)
+    return Evaluation(test=test, baselines=baselines, output=output)
 
 
 def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate: GateConfig, ctx: RunContext,
             tags: dict[str, str]) -> Decision:
     """Score the champion on the same test rows, decide, then register (and maybe move `champion`)."""
-    client, name = MlflowClient(), ctx.cfg.model_name
+    from tabflow.serving import network_output
+
+    client, name, metric = MlflowClient(), ctx.cfg.model_name, gate.metric_for(splits.task)
+    if metric not in result.test:
+        raise ConfigError(f"gate.metric {metric!r} is not a {splits.task} metric; use one of: "
+                          + ", ".join(result.test))
     current = registry.champion_version(client, name)
     champion, problem = None, None
     if current:
         try:
-            proba = registry.score_version(name, current, splits.x("test"))
-            champion = evaluation.classification_metrics(splits.y("test"), proba)[gate.metric]
+            served = registry.score_version(name, current, splits.x("test"))
+            out = network_output(served, splits.task, splits.classes)
+            champion = evaluation.scores(splits.task, splits.y("test"), out)[metric]
         except Exception as exc:  # a champion that cannot read these columns is a reason to hold, not a crash
             problem = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    decision = registry.decide(result.test[gate.metric], champion, gate, current, problem)
+    floor = (registry.Floor(gate.floor) if gate.floor is not None
+             else registry.Floor(result.baselines["dummy"][metric], strict=True))
+    decision = registry.decide(result.test[metric], champion, metric, floor, gate.margin, current, problem)
     lineage = {"data_digest": splits.digest, "config_hash": ctx.cfg.digest(), "parent_run_id": ctx.parent_run_id,
                **{f"rows_{k}": str(v) for k, v in splits.sizes().items()}, **tags}
     decision = registry.register(client, name, model.model_uri, decision, lineage)
     tracking.log_all(client, ctx.parent_run_id, tags=decision.as_tags(),
-                     metrics={"champion_test_" + gate.metric: champion} if champion is not None else None)
+                     metrics={"champion_test_" + metric: champion} if champion is not None else None)
     return decision
 
 

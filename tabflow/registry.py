@@ -8,12 +8,11 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tabflow.config import GateConfig
+from tabflow.config import LOWER_IS_BETTER
 
 log = logging.getLogger("tabflow")
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -34,27 +33,44 @@ class Decision:
         return {f"decision_{k}": "" if v is None else str(v) for k, v in asdict(self).items()}
 
 
-def decide(challenger: float, champion: float | None, gate: GateConfig, champion_version: str | None = None,
-           champion_problem: str | None = None) -> Decision:
-    """PROMOTE, HOLD or REJECT, with the reason and the numbers behind it. Higher metric values are better."""
-    name = f"test_{gate.metric}"
-    if challenger < gate.floor:
-        return Decision("REJECT", f"{name} {challenger:.4f} is below the floor {gate.floor:.4f}",
+def decide(challenger: float, champion: float | None, metric: str, floor: Floor, margin: float,
+           champion_version: str | None = None, champion_problem: str | None = None) -> Decision:
+    """PROMOTE, HOLD or REJECT, with the reason and the numbers behind it. `metric` is a test metric name; for
+    rmse, mae, log_loss and brier lower is better."""
+    name, lower = f"test_{metric}", metric in LOWER_IS_BETTER
+
+    def better(a: float, b: float) -> bool:
+        return a < b if lower else a > b
+
+    if not (better(challenger, floor.value) or (challenger == floor.value and not floor.strict)):
+        return Decision("REJECT", f"{name} {challenger:.4f} does not {floor.describe()}",
                         name, challenger, champion, champion_version)
     if champion_problem:
         return Decision("HOLD", f"the champion (version {champion_version}) cannot score this test set "
                         f"({champion_problem}); promote by hand if that is intended", name, challenger,
                         None, champion_version)
     if champion is None:
-        return Decision("PROMOTE", f"no champion yet and {name} {challenger:.4f} clears the floor "
-                        f"{gate.floor:.4f}", name, challenger)
-    if challenger < champion - gate.margin:
+        return Decision("PROMOTE", f"no champion yet and {name} {challenger:.4f} does {floor.describe()}",
+                        name, challenger)
+    allowed = champion + margin if lower else champion - margin
+    if better(allowed, challenger):
         return Decision("HOLD", f"{name} {challenger:.4f} is worse than the champion's {champion:.4f} "
-                        f"(version {champion_version}) by more than the margin {gate.margin:.4f}",
+                        f"(version {champion_version}) by more than the margin {margin:.4f}",
                         name, challenger, champion, champion_version)
     return Decision("PROMOTE", f"{name} {challenger:.4f} against the champion's {champion:.4f} (version "
-                    f"{champion_version}) is within the margin {gate.margin:.4f} or better",
+                    f"{champion_version}) is within the margin {margin:.4f} or better",
                     name, challenger, champion, champion_version)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The bar every challenger must clear: a configured value to reach, or the dummy baseline to beat."""
+
+    value: float
+    strict: bool = False  # True: must beat it (the dummy), False: must reach it (a configured floor)
+
+    def describe(self) -> str:
+        return f"{'beat the dummy baseline' if self.strict else 'reach the floor'} {self.value:.4f}"
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
@@ -64,11 +80,11 @@ def champion_version(client: MlflowClient, name: str) -> str | None:
         return None  # no registered model, or no champion alias yet
 
 
-def score_version(name: str, version: str, x: pd.DataFrame) -> np.ndarray:
-    """Load a registered version the way a deployment does and return its probabilities."""
+def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
+    """Load a registered version the way a deployment does and return what it serves."""
     import mlflow
 
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(x)["probability"].to_numpy()
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(x)
 
 
 def register(client: MlflowClient, name: str, model_uri: str, decision: Decision,

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from tabflow.data import describe_cleaning
 
-SHOWN = ("auc", "accuracy", "balanced_accuracy", "f1", "pr_auc", "log_loss", "brier")
-
 
 def summary(result) -> str:
     """`result` is flows.training.TrainingSummary (duck-typed: tabflow/ never imports prefect)."""
@@ -19,15 +17,16 @@ def summary(result) -> str:
     lines = [
         "",
         f"data      {describe_cleaning(result.cleaning)}",
+        *([f"classes   {_balance(result.class_balance)}"] if result.class_balance else []),
         f"study     {tune.study_name}: {tune.n_finished} trials{resumed}; best #{tune.best_number} "
-        f"val_log_loss {tune.best_value:.4f}",
+        f"{tune.objective} {tune.best_value:.4f}",
         f"params    {params}",
         "",
-        f"{'test':<18}{'network':>9}{'logreg':>9}{'dummy':>9}",
+        f"{'test':<18}{'network':>10}" + "".join(f"{b:>10}" for b in reversed(list(scores.baselines))),
     ]
-    for metric in SHOWN:
-        row = [scores.test[metric], scores.baselines["logreg"][metric], scores.baselines["dummy"][metric]]
-        lines.append(f"{metric:<18}" + "".join(f"{v:>9.4f}" for v in row))
+    for metric in scores.test:
+        row = [scores.test[metric], *(scores.baselines[b][metric] for b in reversed(list(scores.baselines)))]
+        lines.append(f"{metric:<18}" + "".join(f"{v:>10.4g}" for v in row))
     lines += [
         "",
         f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
@@ -41,6 +40,10 @@ def summary(result) -> str:
                   f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
                   f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)"]
     return "\n".join(lines)
+
+
+def _balance(balance: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{part} " + ", ".join(f"{c} {n}" for c, n in counts.items()) for part, counts in balance.items())
 
 
 def _fmt(value) -> str:

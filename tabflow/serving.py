@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -13,11 +14,12 @@ import pandas as pd
 
 import tabflow
 
-PROBABILITY, LABEL = "probability", "label"
+PROBABILITY, LABEL, PREDICTION = "probability", "label", "prediction"
+log = logging.getLogger("tabflow.serving")  # the CLI quiets it while a run scores its own test rows
 
 
 class TabflowModel(mlflow.pyfunc.PythonModel):
-    """Raw DataFrame in (original column names; extra columns ignored), probability and label out."""
+    """Raw DataFrame in (original column names; extra columns ignored), the task's predictions out."""
 
     def load_context(self, context) -> None:
         import joblib
@@ -27,15 +29,76 @@ class TabflowModel(mlflow.pyfunc.PythonModel):
         self.preprocessor = joblib.load(context.artifacts["preprocessor"])
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.features, self.classes = meta["features"], meta["classes"]
-        self.threshold = meta["threshold"]
+        self.threshold, self.schema, self.task = meta["threshold"], meta["schema"], meta["task"]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """binary: probability and label; multiclass: probability_<class> for each class and label;
+        regression: prediction (in the target's units)."""
         from tabflow.model import predict_proba, transform
 
-        x = transform(self.preprocessor, model_input[self.features].astype("float64"))
-        proba = predict_proba(self.network, x)
-        labels = np.where(proba >= self.threshold, self.classes[1], self.classes[0])
-        return pd.DataFrame({PROBABILITY: proba, LABEL: labels})
+        out = predict_proba(self.network, transform(self.preprocessor, check_input(model_input, self.schema)))
+        if self.task == "regression":
+            return pd.DataFrame({PREDICTION: out})
+        if self.task == "multiclass":
+            frame = pd.DataFrame(out, columns=[f"{PROBABILITY}_{c}" for c in self.classes])
+            frame[LABEL] = np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
+            return frame
+        labels = np.where(out >= self.threshold, self.classes[1], self.classes[0])
+        return pd.DataFrame({PROBABILITY: out, LABEL: labels})
+
+
+def network_output(frame: pd.DataFrame, task: str, classes: tuple) -> np.ndarray:
+    """The served frame back to the array the metrics take (see tabflow.evaluation.scores)."""
+    if task == "regression":
+        return frame[PREDICTION].to_numpy(dtype="float64")
+    if task == "multiclass":
+        return frame[[f"{PROBABILITY}_{c}" for c in classes]].to_numpy(dtype="float64")
+    return frame[PROBABILITY].to_numpy(dtype="float64")
+
+
+def input_schema(train_x: pd.DataFrame, roles: dict[str, str]) -> dict:
+    """The data contract saved with the model: each column's role and what training saw of it."""
+    from tabflow.columns import coerce
+
+    typed = coerce(train_x, roles)
+    schema = {}
+    for name, role in roles.items():
+        col = typed[name]
+        entry: dict = {"role": role}
+        if role == "numeric":
+            entry.update(min=_plain(col.min()), max=_plain(col.max()))
+        elif role == "categorical":
+            entry["categories"] = sorted(col.dropna().unique().tolist())[:1000]
+        schema[name] = entry
+    return schema
+
+
+def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    """Missing columns are an error that names them; extra ones are ignored; numbers outside the range seen in
+    training are counted in the log (the model extrapolates there)."""
+    from tabflow.columns import coerce
+
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"input lacks {len(missing)} column(s) the model needs: {', '.join(missing[:10])}")
+    extra = [c for c in frame.columns if c not in schema]
+    if extra:
+        log.warning("ignoring %d column(s) the model does not use: %s", len(extra), ", ".join(map(str, extra[:10])))
+    rows = frame[list(schema)]
+    typed = coerce(rows, {c: e["role"] for c, e in schema.items()})
+    outside = {}
+    for name, entry in schema.items():
+        if entry["role"] == "numeric":
+            bad = rows[name].notna() & typed[name].isna()
+            if bad.any():
+                raise ValueError(f"column {name!r} must be numeric; {int(bad.sum())} value(s) are not numbers")
+            n = int(((typed[name] < entry["min"]) | (typed[name] > entry["max"])).sum())
+            if n:
+                outside[name] = n
+    if outside:
+        log.warning("%d value(s) outside the range seen in training, in: %s", sum(outside.values()),
+                    ", ".join(f"{c} ({n})" for c, n in outside.items()))
+    return rows
 
 
 def pip_requirements() -> list[str]:
@@ -60,13 +123,16 @@ def _version(name: str) -> str:
     return metadata.version(name)
 
 
-def log_model(network, preprocessor, features: tuple[str, ...], classes: tuple, example: pd.DataFrame,
-              run_id: str, threshold: float = 0.5):
+def log_model(network, preprocessor, train_x: pd.DataFrame, roles: dict[str, str], classes: tuple, run_id: str,
+              task: str = "binary", threshold: float = 0.5):
     """Log the pyfunc under the run; returns MLflow's ModelInfo (its model_uri is `models:/m-<id>`)."""
     import joblib
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    meta = {"features": list(features), "classes": [_plain(c) for c in classes], "threshold": threshold}
+    example = train_x[list(roles)].head(5)
+    meta = {"features": list(roles), "classes": [_plain(c) for c in classes], "threshold": threshold, "task": task,
+            "schema": input_schema(train_x, roles)}
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"network": f"{tmp}/network.keras", "preprocessor": f"{tmp}/preprocessor.joblib",
                  "meta": f"{tmp}/meta.json"}
@@ -75,9 +141,12 @@ def log_model(network, preprocessor, features: tuple[str, ...], classes: tuple, 
         Path(paths["meta"]).write_text(json.dumps(meta))
         probe = TabflowModel()  # loaded from the very files that are logged, to derive the signature
         probe.load_context(type("Context", (), {"artifacts": paths})())
+        # Inputs are typed "any": MLflow's own enforcement would refuse int64 for a float column and text for a
+        # number, with a message that dumps the data; check_input applies the saved contract instead.
         with warnings.catch_warnings():  # integer *output* labels are fine; the hint is about inputs
             warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
-            signature = infer_signature(example, probe.predict(None, example))
+            outputs = infer_signature(example, probe.predict(None, example)).outputs
+        signature = ModelSignature(inputs=Schema([ColSpec(AnyType(), name) for name in roles]), outputs=outputs)
         package = Path(tabflow.__file__).parent
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(

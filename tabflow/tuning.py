@@ -19,11 +19,12 @@ from tabflow.model import MLPParams, Prepared, fit_network
 from tabflow.workers import is_dead, worker_id
 
 log = logging.getLogger("tabflow")
-# Val AUC saturates at 1.0 for most trials on small tables, so it cannot rank them; log loss can.
-# It is the plain cross-entropy metric, without the L2 penalty that Keras adds to `val_loss`.
-OBJECTIVE = "val_log_loss"
+# The objective (tabflow.model.Head.objective) is val log loss for classes, val RMSE for regression: val AUC
+# saturates at 1.0 for most trials on small tables, so it cannot rank them. Both are plain metrics, without the
+# L2 penalty that Keras adds to `val_loss`.
 WORKER_ATTR = "worker"  # host:pid of the process running a trial, to spot trials orphaned by a crash
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+PREPROCESSING = 2  # bump when tabflow.model.fit_preprocessor changes, so no study mixes two feature encodings
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,14 @@ class TuneResult:
     n_finished: int
     n_run: int  # trials this call ran; the rest came from an earlier, interrupted run
     retried: tuple[int, ...] = field(default_factory=tuple)
+    objective: str = "val_log_loss"
 
 
 def study_name(model_name: str, data_digest: str, space: SearchSpace, split: SplitConfig, seed: int,
-               tune: TuneConfig) -> str:
-    """Same data, space, split, seed and epoch budget -> same study, so a re-run resumes it."""
-    key = json.dumps([data_digest, space.digest(), split.model_dump(), seed, tune.max_epochs, tune.pruner])
+               tune: TuneConfig, task: str = "binary") -> str:
+    """Same data, task, space, split, seed and epoch budget -> same study, so a re-run resumes it."""
+    key = json.dumps([data_digest, task, space.digest(), split.model_dump(), seed, tune.max_epochs, tune.pruner,
+                      PREPROCESSING])
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
@@ -132,33 +135,33 @@ def make_objective(data: Prepared, space: SearchSpace, cfg: TuneConfig, seed: in
         trial.set_user_attr(WORKER_ATTR, worker_id())
         keras.backend.clear_session()
         params = space.sample(trial)
-        reporter = _reporter(trial)
+        reporter = _reporter(trial, data.head.objective)
         started = time.perf_counter()
         state, value, history = "FAIL", None, {}
         try:
             _, history = fit_network(params, data, cfg.max_epochs, seed + trial.number, [reporter])  # see train_final
-            value = min(history[OBJECTIVE])
+            value = min(history[data.head.objective])
             state = "PRUNED" if reporter.pruned else "COMPLETE"
         finally:
             if on_trial_end:
                 on_trial_end(TrialRecord(trial.number, params.as_dict(), history, state, value,
                                          time.perf_counter() - started))
         if reporter.pruned:
-            raise optuna.TrialPruned(f"pruned at epoch {len(history[OBJECTIVE])}")
+            raise optuna.TrialPruned(f"pruned at epoch {len(history[data.head.objective])}")
         return value
 
     return objective
 
 
-def _reporter(trial: optuna.Trial):
-    """Reports val_auc each epoch and stops the fit when the pruner says so (no exception inside Keras)."""
+def _reporter(trial: optuna.Trial, objective: str):
+    """Reports the objective each epoch and stops the fit when the pruner says so (no exception inside Keras)."""
     import keras
 
     class PruneOnReport(keras.callbacks.Callback):
         pruned = False
 
         def on_epoch_end(self, epoch, logs=None):
-            trial.report(float(logs[OBJECTIVE]), epoch)
+            trial.report(float(logs[objective]), epoch)
             if trial.should_prune():
                 self.pruned = True
                 self.model.stop_training = True
@@ -166,7 +169,7 @@ def _reporter(trial: optuna.Trial):
     return PruneOnReport()
 
 
-def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig) -> TuneResult:
+def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str = "val_log_loss") -> TuneResult:
     """Run the trials still missing from the study's budget (finished ones from earlier runs count)."""
     retried = recover_interrupted(study)
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
@@ -177,7 +180,7 @@ def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig) -> TuneR
     gc.freeze()  # the heap of Prefect + MLflow objects makes each per-trial clear_session's gc ~2x slower
     try:
         if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=cfg.timeout_s, callbacks=[_progress(cfg)],
+            study.optimize(objective, n_trials=remaining, timeout=cfg.timeout_s, callbacks=[_progress(cfg, metric)],
                            gc_after_trial=False)
     finally:
         gc.unfreeze()
@@ -189,16 +192,16 @@ def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig) -> TuneR
     best = study.best_trial
     return TuneResult(study_name=study.study_name, best_number=best.number, best_value=float(best.value),
                       best_params=dict(best.params), n_finished=len(finished),
-                      n_run=len(finished) - done, retried=retried)
+                      n_run=len(finished) - done, retried=retried, objective=metric)
 
 
-def _progress(cfg: TuneConfig):
+def _progress(cfg: TuneConfig, metric: str):
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         n = len(study.get_trials(deepcopy=False, states=FINISHED))
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
         best = min((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
                    default=None)
         log.info("trial %d/%d (#%d) %s %s=%s, best so far %s", n, cfg.n_trials, trial.number,
-                 trial.state.name.lower(), OBJECTIVE, value, f"{best:.4f}" if best is not None else "-")
+                 trial.state.name.lower(), metric, value, f"{best:.4f}" if best is not None else "-")
 
     return report

@@ -82,8 +82,8 @@ def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run,
     store, cfg, _ = first_run
     real_prepare = tabflow.pipeline.prepare
 
-    def shuffled_labels(splits):
-        prepared = real_prepare(splits)
+    def shuffled_labels(splits, *args):
+        prepared = real_prepare(splits, *args)
         rng = np.random.default_rng(0)
         return dataclasses.replace(prepared, y_train=rng.permutation(prepared.y_train))
 

@@ -12,8 +12,7 @@ def test_pyfunc_takes_raw_rows_and_matches_the_network(tmp_path, splits):
     client = mlflow.MlflowClient()
     experiment = tracking.experiment_id(client, "serving", tmp_path / "mlruns")
     run_id = tracking.start_run(client, experiment, "fit")
-    info = serving.log_model(network, data.preprocessor, splits.features, splits.classes, splits.x("train").head(5),
-                             run_id)
+    info = serving.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id)
     model = mlflow.pyfunc.load_model(info.model_uri)
 
     test = splits.x("test")
