@@ -176,8 +176,11 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     tracking.log_all(client, model.run_id, metrics=_prefixed("test_", test))
     side_by_side = {f"baseline_{n}_test_{k}": v for n, s in baselines.items() for k, v in s.items()}
     tracking.log_all(client, ctx.parent_run_id, metrics={**_prefixed("test_", test), **side_by_side})
+    import matplotlib.pyplot as plt
+
     for file, fig in evaluation.plots(task, y_test, output, splits.classes).items():
         client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
+        plt.close(fig)  # pyplot keeps every figure alive until closed
     _log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
     return Evaluation(test=test, baselines=baselines, output=output)
 
