@@ -36,11 +36,16 @@ class SplitConfig(Section):
     train: float = Field(0.70, gt=0, lt=1)
     val: float = Field(0.15, gt=0, lt=1)
     test: float = Field(0.15, gt=0, lt=1)
+    strategy: Literal["auto", "stratified", "random", "time", "group"] = Field(
+        "auto", description="auto: stratified for classification, random for regression")
+    column: str | None = Field(None, description="the date column of a time split, the group column of a group one")
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitConfig:
         if abs(self.train + self.val + self.test - 1.0) > 1e-6:
             raise ValueError(f"train + val + test must be 1.0, got {self.train + self.val + self.test:g}")
+        if self.strategy in ("time", "group") and not self.column:
+            raise ValueError(f"a {self.strategy} split needs split.column (the {self.strategy} column)")
         return self
 
 

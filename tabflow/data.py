@@ -254,7 +254,8 @@ def clean_table(frame: pd.DataFrame, target: str, split: SplitConfig, digest: st
     if not features:
         raise DataError("no usable feature columns are left (all constant, ID-like, free text or dropped); "
                         "add feature columns or set roles in data.columns")
-    out = out[[*features, target]]
+    # Every column stays in the frame (features are chosen by name), so a split by a dropped ID column works and
+    # the leak check compares whole rows, as the duplicate drop above did.
     report["rows_out"] = len(out)
     report["missing_values"] = {str(c): int(n) for c, n in out[features].isna().sum().items() if n}
     check_target(out[target], target, split, task)

@@ -152,6 +152,7 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
                      metrics={f"best_{objective}": history[objective][best_epoch], "best_epoch": best_epoch})
     info = serving.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id,
                              splits.task)
+    client.log_dict(ctx.parent_run_id, serving.input_schema(splits.x("train"), splits.roles), "data/schema.json")
     client.set_terminated(run_id, "FINISHED")
     return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict())
 

@@ -67,6 +67,9 @@ def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
     assert set(summary.scores.baselines) == {"dummy", linear}
     parent = client_for(store).get_run(summary.parent_run_id)
     assert f"baseline_{linear}_test_{metric}" in parent.data.metrics
+    schema = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/data/schema.json")
+    assert schema["city"]["role"] == "categorical" and "Oslo" in schema["city"]["categories"]
+    assert schema["x1"]["role"] == "numeric" and schema["x1"]["min"] < 0 < schema["x1"]["max"]
 
     mlflow.set_tracking_uri(client_for(store).tracking_uri)
     mlflow.set_registry_uri(client_for(store).tracking_uri)
