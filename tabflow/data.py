@@ -14,7 +14,8 @@ import pandas as pd
 from tabflow.config import BUILTIN_PREFIX, SplitConfig
 from tabflow.errors import DataError
 
-BUILTINS = ("breast_cancer",)
+BUILTINS = ("breast_cancer", "wine", "digits", "diabetes")  # scikit-learn's bundled tables: binary, 3 and 10
+# classes, regression
 MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes
 
 
@@ -67,9 +68,10 @@ def load_table(source: str) -> pd.DataFrame:
     """Read a CSV or Parquet file, or a built-in demo table; unreadable input fails with what to do."""
     check_source(source)
     if source.startswith(BUILTIN_PREFIX):
-        from sklearn.datasets import load_breast_cancer
+        from sklearn import datasets
 
-        return load_breast_cancer(as_frame=True).frame  # real column names plus `target`
+        loader = getattr(datasets, f"load_{source[len(BUILTIN_PREFIX):]}")
+        return loader(as_frame=True).frame  # real column names plus `target`
     frame = _read_csv(source) if _is_csv(source) else _read_parquet(source)
     if frame.shape[1] == 1 and _is_csv(source):
         raise DataError(f"{source!r} parsed as a single column ({str(frame.columns[0])[:40]!r}); tabflow reads "
