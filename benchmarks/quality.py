@@ -46,7 +46,7 @@ def synthetic(task: str, seed: int = 0) -> pd.DataFrame:
     frame.loc[rng.random(n) < 0.1, "b"] = np.nan
     frame.loc[rng.random(n) < 0.05, "shop"] = None
     noise = rng.normal(scale=0.5, size=n)
-    frame["target"] = (score + noise > 0).astype(int).map({0: "no", 1: "yes"}) if task == "binary" else score + noise
+    frame["target"] = np.where(score + noise > 0, "yes", "no") if task == "binary" else score + noise
     return frame
 
 
