@@ -30,10 +30,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _CurrentStdout(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time, so a caller that swaps it (pytest does) never leaves us a
+    closed stream."""
+
+    stream = property(lambda self: sys.stdout, lambda self, value: None)
+
+
 def _show_progress() -> None:
     """tabflow's own progress on stdout; the libraries' INFO chatter (per-trial lines, registry notes) off."""
     if not log.handlers:  # main() may run more than once in a process
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _CurrentStdout()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.INFO)

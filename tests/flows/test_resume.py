@@ -67,7 +67,9 @@ def test_killed_run_resumes_its_study(tmp_path):
         assert by_number[number].value == value, "a finished trial must be kept as it was"
     assert by_number[killed.number].state == TrialState.FAIL, "the interrupted trial is marked failed"
     retries = [t for t in trials if t.user_attrs.get("retry_of") == killed.number]
-    assert len(retries) == 1 and retries[0].params == killed.params and retries[0].state == TrialState.COMPLETE
+    # The kill may land between two suggestions: the retry replays what the killed trial had drawn and samples the rest.
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert killed.params.items() <= retries[0].params.items(), (killed.params, retries[0].params)
     assert summary.tuning.retried == (killed.number,)
     assert summary.tuning.n_finished == 4
     assert summary.tuning.n_run == 4 - len(finished_before)
