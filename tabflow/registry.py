@@ -43,14 +43,14 @@ def decide(challenger: float, champion: float | None, metric: str, floor: Floor,
         return a < b if lower else a > b
 
     if not (better(challenger, floor.value) or (challenger == floor.value and not floor.strict)):
-        return Decision("REJECT", f"{name} {challenger:.4f} does not {floor.describe()}",
+        return Decision("REJECT", f"{name} {challenger:.4f} {floor.describe(passed=False)}",
                         name, challenger, champion, champion_version)
     if champion_problem:
         return Decision("HOLD", f"the champion (version {champion_version}) cannot score this test set "
                         f"({champion_problem}); promote by hand if that is intended", name, challenger,
                         None, champion_version)
     if champion is None:
-        return Decision("PROMOTE", f"no champion yet and {name} {challenger:.4f} does {floor.describe()}",
+        return Decision("PROMOTE", f"no champion yet and {name} {challenger:.4f} {floor.describe(passed=True)}",
                         name, challenger)
     allowed = champion + margin if lower else champion - margin
     if better(allowed, challenger):
@@ -69,8 +69,9 @@ class Floor:
     value: float
     strict: bool = False  # True: must beat it (the dummy), False: must reach it (a configured floor)
 
-    def describe(self) -> str:
-        return f"{'beat the dummy baseline' if self.strict else 'reach the floor'} {self.value:.4f}"
+    def describe(self, passed: bool) -> str:
+        verb = ("beats" if passed else "does not beat") if self.strict else ("reaches" if passed else "does not reach")
+        return f"{verb} {'the dummy baseline' if self.strict else 'the floor'} {self.value:.4f}"
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
