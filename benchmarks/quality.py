@@ -59,15 +59,19 @@ def tables() -> dict[str, pd.DataFrame]:
 def baselines(splits, seed: int) -> dict[str, np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    from tabflow.model import fit_preprocessor
+    from tabflow.model import fit_preprocessor, layout
 
     out = evaluation.baseline_outputs(splits, seed)
     pre = fit_preprocessor(splits.x("train"), splits.roles)
     x_train, x_test = pre.transform(splits.x("train")), pre.transform(splits.x("test"))
+    shape = layout(pre)  # the category codes, given to gradient boosting as categories, as it prefers
+    codes = [False] * shape.dense + [bool(x_train[:, i].max() < 255) for i in range(shape.dense, shape.width)]
     if splits.task == "regression":
-        out["hgb"] = HistGradientBoostingRegressor(random_state=seed).fit(x_train, splits.y("train")).predict(x_test)
+        out["hgb"] = (HistGradientBoostingRegressor(random_state=seed, categorical_features=codes)
+                      .fit(x_train, splits.y("train")).predict(x_test))
     else:
-        hgb = HistGradientBoostingClassifier(random_state=seed).fit(x_train, splits.y("train"))
+        hgb = HistGradientBoostingClassifier(random_state=seed, categorical_features=codes).fit(
+            x_train, splits.y("train"))
         proba = np.zeros((len(x_test), len(splits.classes)))
         proba[:, hgb.classes_] = hgb.predict_proba(x_test)
         out["hgb"] = proba[:, 1] if splits.task == "binary" else proba

@@ -54,8 +54,11 @@ def _infer(col: pd.Series, name: str, max_text_share: float) -> tuple[str, int]:
     if pd.api.types.is_numeric_dtype(col):
         return _infer_number(present, name), 0
     text = present.astype(str)
-    numbers = pd.to_numeric(text, errors="coerce")
-    share_text = float(numbers.isna().mean())
+    if _numbers_share(text) < 0.4:
+        share_text = 1.0  # clearly text (from a sample): skip parsing a million strings as numbers
+    else:
+        numbers = pd.to_numeric(text, errors="coerce")
+        share_text = float(numbers.isna().mean())
     if share_text < 0.5:  # mostly numbers: a numeric column with some junk in it
         if share_text > max_text_share:
             example = text[numbers.isna()].iloc[0]
@@ -68,6 +71,11 @@ def _infer(col: pd.Series, name: str, max_text_share: float) -> tuple[str, int]:
     if unique_share > 0.95 and len(text) >= 20:
         return ("text" if text.str.contains(r"\s").mean() > 0.5 else "id"), 0
     return "categorical", 0
+
+
+def _numbers_share(text: pd.Series, n: int = 2000) -> float:
+    sample = text.sample(n, random_state=0) if len(text) > n else text
+    return float(pd.to_numeric(sample, errors="coerce").notna().mean())
 
 
 def _infer_number(present: pd.Series, name: str) -> str:
@@ -102,12 +110,16 @@ def coerce(frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
         if role == "numeric":
             out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
         elif role == "categorical":
-            out[name] = col.map(_category, na_action="ignore").astype(object)
+            out[name] = _categories(col)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out[name] = pd.to_datetime(col, errors="coerce", format="mixed")
     return pd.DataFrame(out, index=frame.index)
+
+
+def as_float32(x) -> np.ndarray:
+    return np.asarray(x, dtype="float32")
 
 
 def check_finite(frame: pd.DataFrame, columns: list[str]) -> None:
@@ -120,11 +132,71 @@ def check_finite(frame: pd.DataFrame, columns: list[str]) -> None:
                                 "leave the cells empty")
 
 
+def _categories(col: pd.Series) -> pd.Series:
+    """Categories as strings, one spelling per value whatever the file's dtype: 3, 3.0 and "3" are all "3".
+    Vectorised for the common dtypes (a Python call per cell took 2.7 s of 7 s at 100k rows); missing stays
+    missing."""
+    if pd.api.types.is_float_dtype(col):
+        values = col.to_numpy(dtype="float64")
+        whole = np.isfinite(values) & (np.mod(values, 1) == 0)
+        out = col.astype("str")
+        out[whole] = col[whole].astype("int64").astype("str")
+        return out
+    if pd.api.types.is_object_dtype(col):  # mixed Python values: one at a time
+        return col.map(_category, na_action="ignore").astype("str")
+    return col.astype("str")  # strings, integers, booleans ("True" / "False")
+
+
 def _category(value) -> str:
     """One spelling per category whatever the file's dtype: 3, 3.0 and "3" are all "3"."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+MISSING = "(missing)"  # a category of its own: that a value is absent often means something
+
+
+class Vocabulary(TransformerMixin, BaseEstimator):
+    """Each categorical column as an integer code, learned from the training split: 1..k for its k most
+    frequent values seen at least `min_count` times (k < max_categories), 0 for the rest ("other": rare in
+    training, or unseen at serving). Missing is a value like any other.
+
+    The network one-hot encodes columns with up to `one_hot_max` codes and embeds the others. Output: the one-hot
+    columns first, then the embedded ones, each group's codes offset so that the group shares one code space:
+    the network then encodes a group with one layer, not one per column (per-column layers made an epoch over
+    a million rows 2.5x slower). The matrix stays one float per column, not one per category.
+    """
+
+    def __init__(self, max_categories: int = 1000, min_count: int = 5, one_hot_max: int = 16):
+        self.max_categories = max_categories
+        self.min_count = min_count
+        self.one_hot_max = one_hot_max
+
+    def fit(self, x: pd.DataFrame, y=None):
+        vocabularies = {}
+        for name in x.columns:
+            counts = x[name].fillna(MISSING).astype(str).value_counts()
+            kept = sorted(((-n, v) for v, n in counts.items() if n >= self.min_count))[:self.max_categories - 1]
+            vocabularies[name] = [v for _, v in kept]
+        self.vocabularies_ = vocabularies
+        small = [c for c in x.columns if len(vocabularies[c]) + 1 <= self.one_hot_max]
+        self.groups_ = (small, [c for c in x.columns if c not in small])
+        return self
+
+    def transform(self, x: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for group in self.groups_:
+            offset = 0
+            for name in group:
+                codes = pd.Index(self.vocabularies_[name]).get_indexer(x[name].fillna(MISSING).astype(str)) + 1
+                cols.append((codes + offset).astype("float32"))  # not in the vocabulary: -1 + 1 = 0, "other"
+                offset += len(self.vocabularies_[name]) + 1
+        return np.column_stack(cols) if cols else np.empty((len(x), 0), dtype="float32")
+
+    def tokens(self, group: int) -> tuple[int, ...]:
+        """Codes per column ("other" included) of the one-hot (0) or embedded (1) group, in output order."""
+        return tuple(len(self.vocabularies_[c]) + 1 for c in self.groups_[group])
 
 
 class DateParts(TransformerMixin, BaseEstimator):

@@ -29,7 +29,8 @@ class DataConfig(Section):
     columns: dict[str, Role] = Field(default_factory=dict, description="roles that override the inferred ones")
     max_text_share: float = Field(0.05, ge=0, lt=0.5, description="text cells coerced to missing in a numeric "
                                   "column before it is an error")
-    max_categories: int = Field(32, ge=2, description="one-hot width per column; rarer values share a bucket")
+    max_categories: int = Field(1000, ge=2, description="codes per categorical column: its most frequent values "
+                                "(seen 5 times or more in training) plus one shared by the rest and by unseen ones")
 
 
 class SplitConfig(Section):
@@ -54,6 +55,8 @@ class TuneConfig(Section):
     timeout_s: float | None = Field(None, gt=0)
     max_epochs: int = Field(30, ge=1)
     pruner: Literal["median", "hyperband", "none"] = "median"
+    max_rows: int = Field(100_000, ge=100, description="trials train and validate on at most this many rows of "
+                          "each split (a seeded sample); the final fit uses them all")
 
 
 class TrainConfig(Section):

@@ -240,12 +240,13 @@ def clean_table(frame: pd.DataFrame, target: str, split: SplitConfig, digest: st
     the report says what was dropped or coerced, and why, with counts."""
     from tabflow import columns as cols
 
-    out = frame.dropna(subset=[target])
+    has_target = frame[target].notna()
+    out = frame if has_target.all() else frame[has_target]  # filtering copies the table: only when needed
     task = detect_task(out[target], target, task)
     report: dict = {"task": task, "rows_in": len(frame), "rows_missing_target": len(frame) - len(out)}
-    before = len(out)
-    out = out.drop_duplicates()
-    report["rows_duplicate"] = before - len(out)
+    duplicate = out.duplicated()
+    out = out[~duplicate] if duplicate.any() else out
+    report["rows_duplicate"] = int(duplicate.sum())
     cols.check_finite(out, list(out.columns))
     roles, coerced = cols.infer_roles(out, target, dict(columns or {}), max_text_share)
     features = [c for c, r in roles.items() if r in cols.USED]

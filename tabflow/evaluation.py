@@ -59,7 +59,7 @@ def baseline_outputs(splits: Splits, seed: int) -> dict[str, np.ndarray]:
     from sklearn.pipeline import make_pipeline
 
     x_train, y_train, x_test = splits.x("train"), splits.y("train"), splits.x("test")
-    pre = fit_preprocessor(x_train, splits.roles)  # refitted inside each pipeline: the same transform
+    pre = fit_preprocessor(x_train, splits.roles, one_hot=True)  # refitted inside each pipeline: the same transform
     if splits.task == "regression":
         models = {"dummy": DummyRegressor(), "ridge": make_pipeline(pre, Ridge())}
         return {name: m.fit(x_train, y_train).predict(x_test) for name, m in models.items()}

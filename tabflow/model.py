@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,49 +57,108 @@ class Prepared:
     y_val: np.ndarray
     head: Head = Head()
     class_weight: dict[int, float] | None = None  # per class index, for an imbalanced classification target
+    layout: Layout | None = None  # None: every column dense
+
+    def sample(self, max_rows: int, seed: int) -> Prepared:
+        """At most `max_rows` rows of train and of val, drawn with a seed: trials on a large table."""
+        rng = np.random.default_rng(seed)
+
+        def take(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if len(x) <= max_rows:
+                return x, y
+            rows = np.sort(rng.choice(len(x), max_rows, replace=False))
+            return x[rows], y[rows]
+
+        (x_train, y_train), (x_val, y_val) = take(self.x_train, self.y_train), take(self.x_val, self.y_val)
+        return replace(self, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
 
 
-def fit_preprocessor(train_x: pd.DataFrame, roles: dict[str, str], max_categories: int = 32) -> Pipeline:
+@dataclass(frozen=True)
+class Layout:
+    """What a row of the network's input holds: `dense` scaled numbers, then one integer code per categorical
+    column, one-hot columns first (their code counts in `one_hot`), then embedded ones (`embedded`); each group's
+    codes share one code space (see columns.Vocabulary)."""
+
+    dense: int
+    one_hot: tuple[int, ...] = ()
+    embedded: tuple[int, ...] = ()
+
+    @property
+    def width(self) -> int:
+        return self.dense + len(self.one_hot) + len(self.embedded)
+
+
+ONE_HOT_MAX = 16  # a column with up to this many codes enters the network one-hot; a larger one is embedded
+MIN_COUNT = 5  # a category seen fewer times in training shares the "other" code: too rare to learn from
+
+
+def embedding_dim(tokens: int) -> int:
+    """fastai's rule of thumb (1.6 * n ** 0.56), capped: a 1,000-value column gets 16 numbers, not 1,000."""
+    return max(2, min(16, round(1.6 * tokens**0.56)))
+
+
+def fit_preprocessor(train_x: pd.DataFrame, roles: dict[str, str], max_categories: int = 1000,
+                     one_hot: bool = False) -> Pipeline:
+    return make_preprocessor(roles, max_categories, one_hot).fit(train_x)
+
+
+def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot: bool = False) -> Pipeline:
     """Raw rows in, one float matrix out, every statistic fitted on the training split alone.
 
     numeric: median imputation with missing-value indicators, robust scaling (median and IQR: a few outliers
-    do not squash the rest); categorical: one-hot over the `max_categories - 1` most frequent values plus one
-    bucket for rare ones, where unseen values at serving land too (or all zeros if train had no rare value);
-    missing is a category of its own; datetime: year, month, day, weekday and hour, then as numeric.
+    do not squash the rest); datetime: year, month, day, weekday and hour, then as numeric; categorical, last:
+    one integer code per column (columns.Vocabulary), which the network one-hot encodes or embeds. `one_hot`
+    expands the codes here instead, as a sparse matrix, for the linear baselines.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
-    from tabflow.columns import DateParts, coerce
+    from tabflow.columns import MISSING, DateParts, Vocabulary, as_float32, coerce
 
     def numbers():
-        return [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), RobustScaler()]
+        # float32, in place: the network reads float32 anyway, and float64 copies at each step held ~1 GB
+        # at once while fitting on 700k rows
+        return [FunctionTransformer(as_float32),
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True, copy=False),
+                RobustScaler(copy=False)]
 
     by_role = {role: [c for c, r in roles.items() if r == role] for role in ("numeric", "categorical", "datetime")}
     parts = []
     if by_role["numeric"]:
         parts.append(("numeric", make_pipeline(*numbers()), by_role["numeric"]))
-    if by_role["categorical"]:
-        onehot = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories,
-                               sparse_output=False, dtype=np.float32)
-        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
-                                                   onehot), by_role["categorical"]))
     if by_role["datetime"]:
         parts.append(("datetime", make_pipeline(DateParts(), *numbers()), by_role["datetime"]))
-    pipe = Pipeline([("coerce", FunctionTransformer(coerce, kw_args={"roles": dict(roles)})),
-                     ("columns", ColumnTransformer(parts, remainder="drop", sparse_threshold=0))])
-    return pipe.fit(train_x)
+    if by_role["categorical"] and one_hot:
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories,
+                                min_frequency=MIN_COUNT, dtype=np.float32)
+        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="constant", fill_value=MISSING),
+                                                   encoder), by_role["categorical"]))
+    elif by_role["categorical"]:
+        parts.append(("categorical", Vocabulary(max_categories, MIN_COUNT, ONE_HOT_MAX), by_role["categorical"]))
+    return Pipeline([("coerce", FunctionTransformer(coerce, kw_args={"roles": dict(roles)})),
+                     ("columns", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3 if one_hot else 0))])
 
 
-def prepare(splits: Splits, max_categories: int = 32, class_weight: str = "auto") -> Prepared:
-    pre = fit_preprocessor(splits.x("train"), splits.roles, max_categories)
+def layout(pre: Pipeline) -> Layout:
+    columns = pre.named_steps["columns"]
+    vocab = columns.named_transformers_.get("categorical")
+    dense = sum(columns.output_indices_[name].stop - columns.output_indices_[name].start
+                for name in ("numeric", "datetime") if name in columns.output_indices_)
+    if vocab is None or not hasattr(vocab, "groups_"):
+        return Layout(int(dense))
+    return Layout(int(dense), vocab.tokens(0), vocab.tokens(1))
+
+
+def prepare(splits: Splits, max_categories: int = 1000, class_weight: str = "auto") -> Prepared:
+    pre = make_preprocessor(splits.roles, max_categories)
+    x_train = np.asarray(pre.fit_transform(splits.x("train")), dtype="float32")  # fitting computes it anyway
     y_train = splits.y("train")
     head = Head(splits.task, max(len(splits.classes), 1),
                 *((float(y_train.mean()), float(y_train.std()) or 1.0) if splits.task == "regression" else ()))
     weights = class_weights(y_train, len(splits.classes), class_weight) if splits.task != "regression" else None
-    return Prepared(preprocessor=pre, x_train=transform(pre, splits.x("train")), y_train=_column(y_train, head),
+    return Prepared(preprocessor=pre, x_train=x_train, y_train=_column(y_train, head),
                     x_val=transform(pre, splits.x("val")), y_val=_column(splits.y("val"), head), head=head,
-                    class_weight=weights)
+                    class_weight=weights, layout=layout(pre))
 
 
 IMBALANCED = 0.5  # "auto" weights classes when the rarest has under half the rows of the most common
@@ -118,41 +177,76 @@ def _column(y: np.ndarray, head: Head) -> np.ndarray:
     return y.astype(dtype).reshape(-1, 1)  # Keras wants targets shaped (n, 1)
 
 
+CHUNK_ROWS = 100_000
+
+
 def transform(pre: Pipeline, x: pd.DataFrame) -> np.ndarray:
-    return np.asarray(pre.transform(x), dtype="float32")
+    """The preprocessed float32 matrix, built in chunks of rows: the transforms' float64 intermediates then
+    stay a bounded size however long the table."""
+    if len(x) <= CHUNK_ROWS:
+        return np.asarray(pre.transform(x), dtype="float32")
+    first = np.asarray(pre.transform(x.iloc[:CHUNK_ROWS]), dtype="float32")
+    out = np.empty((len(x), first.shape[1]), dtype="float32")
+    out[:CHUNK_ROWS] = first
+    for start in range(CHUNK_ROWS, len(x), CHUNK_ROWS):
+        out[start:start + CHUNK_ROWS] = pre.transform(x.iloc[start:start + CHUNK_ROWS])
+    return out
 
 
-def build_network(params: MLPParams, n_inputs: int, head: Head = Head()) -> keras.Model:
+def build_network(params: MLPParams, layout: Layout | int, head: Head = Head()) -> keras.Model:
     import keras
 
+    layout = layout if isinstance(layout, Layout) else Layout(layout)
+    inputs = keras.Input(shape=(layout.width,), name="features")
+    x = _encoded(inputs, layout)
     reg = keras.regularizers.L2(params.l2)
-    layers: list = [keras.Input(shape=(n_inputs,), name="features")]
     for i in range(params.n_layers):
-        layers.append(keras.layers.Dense(params.units, activation=params.activation, kernel_regularizer=reg,
-                                         name=f"dense_{i}"))
+        x = keras.layers.Dense(params.units, activation=params.activation, kernel_regularizer=reg,
+                               name=f"dense_{i}")(x)
         if params.dropout > 0:
-            layers.append(keras.layers.Dropout(params.dropout, name=f"dropout_{i}"))
+            x = keras.layers.Dropout(params.dropout, name=f"dropout_{i}")(x)
     weight = 1.0
     if head.task == "binary":
-        layers.append(keras.layers.Dense(1, activation="sigmoid", name="probability"))
+        out = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
         loss = "binary_crossentropy"
         metrics = [keras.metrics.AUC(name="auc"), keras.metrics.BinaryCrossentropy(name="log_loss")]
     elif head.task == "multiclass":
-        layers.append(keras.layers.Dense(head.n_classes, activation="softmax", name="probability"))
+        out = keras.layers.Dense(head.n_classes, activation="softmax", name="probability")(x)
         loss = "sparse_categorical_crossentropy"
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                    keras.metrics.SparseCategoricalCrossentropy(name="log_loss")]
     else:
-        layers += [keras.layers.Dense(1, name="standardised"),
-                   keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")]
+        out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(
+            keras.layers.Dense(1, name="standardised")(x))
         loss = "mean_squared_error"
         weight = 1.0 / head.std**2  # the loss on the standardised scale, so L2 means the same in any units
         metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(name="mae")]
-    model = keras.Sequential(layers, name="mlp")
+    model = keras.Model(inputs, out, name="mlp")
     # XLA would compile each trial's tiny graph anew: seconds of work for sub-second fits.
     model.compile(optimizer=keras.optimizers.Adam(params.learning_rate), loss=loss, loss_weights=weight,
                   metrics=metrics, jit_compile=False)
     return model
+
+
+def _encoded(inputs, layout: Layout):
+    """The dense block as it is; the one-hot group as one multi-hot vector (one slot per code of each column);
+    the embedded group through one shared embedding table, a vector per column."""
+    import keras
+
+    if not (layout.one_hot or layout.embedded):
+        return inputs
+    parts = [inputs[:, :layout.dense]] if layout.dense else []
+    start = layout.dense
+    if layout.one_hot:
+        codes = keras.ops.cast(inputs[:, start:start + len(layout.one_hot)], "int32")
+        parts.append(keras.layers.CategoryEncoding(sum(layout.one_hot), output_mode="multi_hot",
+                                                   name="one_hot")(codes))
+        start += len(layout.one_hot)
+    if layout.embedded:
+        codes = keras.ops.cast(inputs[:, start:], "int32")
+        table = keras.layers.Embedding(sum(layout.embedded), embedding_dim(max(layout.embedded)), name="embedding")
+        parts.append(keras.layers.Flatten(name="embedded")(table(codes)))
+    return keras.layers.Concatenate(name="encoded")(parts) if len(parts) > 1 else parts[0]
 
 
 def fit_network(params: MLPParams, data: Prepared, max_epochs: int, seed: int, callbacks=()) -> tuple:
@@ -160,7 +254,7 @@ def fit_network(params: MLPParams, data: Prepared, max_epochs: int, seed: int, c
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_network(params, data.x_train.shape[1], data.head)
+    model = build_network(params, data.layout or data.x_train.shape[1], data.head)
     train, val = _datasets(data, params.batch_size, seed)
     model.fit(train, validation_data=val, epochs=max_epochs, verbose=0, callbacks=list(callbacks),
               shuffle=False, class_weight=data.class_weight)  # the dataset shuffles itself, seeded
@@ -168,16 +262,30 @@ def fit_network(params: MLPParams, data: Prepared, max_epochs: int, seed: int, c
     return model, history
 
 
+GATHER_ROWS = 100_000  # from this many training rows up, batches are gathered from one copy of the matrix
+
+
 def _datasets(data: Prepared, batch_size: int, seed: int):
-    """Cached tf.data pipelines: ~35 ms an epoch on the demo table, against ~130 ms for numpy arrays,
-    which Keras wraps in a new adapter every epoch."""
+    """tf.data pipelines, shuffled afresh each epoch with a seed.
+
+    Small tables: rows cached as tensors and shuffled, ~35 ms an epoch on the demo table (numpy arrays took
+    ~130 ms: Keras re-wraps them every epoch). Large ones: shuffled row numbers, each batch gathered from one
+    copy of the matrix. The cache and the shuffle buffer would hold two more copies, with per-row overhead, and
+    were 1.5x slower an epoch at 700k rows; on the demo table gathering was 10-20% slower.
+    """
     import tensorflow as tf
 
-    train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
-             .shuffle(len(data.x_train), seed=seed, reshuffle_each_iteration=True)
-             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
-    return train, val
+    n = len(data.x_train)
+    if n < GATHER_ROWS:
+        train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
+                 .shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+    else:
+        x, y = tf.constant(data.x_train), tf.constant(data.y_train)
+        train = (tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+                 .map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)), num_parallel_calls=tf.data.AUTOTUNE,
+                      deterministic=True))
+    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(4096)
+    return train.prefetch(tf.data.AUTOTUNE), val
 
 
 def _metric_name(keras_name: str) -> str:

@@ -103,7 +103,10 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
     cfg, space, client = ctx.cfg, SearchSpace(), MlflowClient()
     name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task)
-    data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight)
+    data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight).sample(cfg.tune.max_rows, cfg.seed)
+    if len(data.x_train) < splits.sizes()["train"]:
+        log.info("trials train on %d of %d training rows and validate on %d (tune.max_rows); the final fit uses all",
+                 len(data.x_train), splits.sizes()["train"], len(data.x_val))
     objective_name = data.head.objective
     study = open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner)
 

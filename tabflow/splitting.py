@@ -15,9 +15,10 @@ from tabflow.errors import ConfigError, DataError
 
 @dataclass(frozen=True)
 class Splits:
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
+    """The cleaned table once, and which of its rows each split holds: no copy of the table per split."""
+
+    frame: pd.DataFrame
+    rows: dict[str, np.ndarray]  # "train" / "val" / "test" -> row positions in frame
     features: tuple[str, ...]
     target: str
     classes: tuple  # sorted labels (classes[1] is the positive class of a binary task); () for regression
@@ -25,12 +26,28 @@ class Splits:
     roles: dict[str, str]  # feature -> numeric / categorical / datetime
     task: str = "binary"
 
+    def part(self, name: str) -> pd.DataFrame:
+        """All columns of one split, as a new frame."""
+        return self.frame.take(self.rows[name]).reset_index(drop=True)
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.part("train")
+
+    @property
+    def val(self) -> pd.DataFrame:
+        return self.part("val")
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self.part("test")
+
     def x(self, part: str) -> pd.DataFrame:
-        return getattr(self, part)[list(self.features)]
+        return self.frame[list(self.features)].take(self.rows[part]).reset_index(drop=True)
 
     def y(self, part: str) -> np.ndarray:
         """Class indices into `classes` (0 / 1 for binary), or the regression target as float."""
-        values = getattr(self, part)[self.target]
+        values = self.frame[self.target].take(self.rows[part])
         if self.task == "regression":
             return values.to_numpy(dtype="float64")
         return pd.Categorical(values, categories=list(self.classes)).codes.astype("int64")
@@ -44,7 +61,7 @@ class Splits:
                 for part, n_by_class in counts.items()}
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        return {part: len(rows) for part, rows in self.rows.items()}
 
 
 def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
@@ -54,29 +71,31 @@ def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
     if strategy in ("time", "group") and cfg.column not in frame.columns:
         raise DataError(f"split.column {cfg.column!r} is not in the table; name a column of the data file")
     if strategy == "time":
-        train, val, test = _by_time(frame, cfg)
+        parts = _by_time(frame, cfg)
     elif strategy == "group":
-        train, val, test = _by_group(frame, cfg, seed)
+        parts = _by_group(frame, cfg, seed)
     else:
         if strategy == "stratified" and task == "regression":
             raise ConfigError("a stratified split needs classes; use split.strategy random for regression")
-        by_class = strategy == "stratified"
-        rest, test = train_test_split(frame, test_size=cfg.test, stratify=frame[target] if by_class else None,
-                                      random_state=seed)
-        train, val = train_test_split(rest, test_size=cfg.val / (cfg.train + cfg.val),
-                                      stratify=rest[target] if by_class else None, random_state=seed)
-    parts = [p.reset_index(drop=True) for p in (train, val, test)]
-    check_leaks(parts, list(frame.columns), strategy, cfg.column)
+        labels = frame[target].to_numpy() if strategy == "stratified" else None
+        rest, test = train_test_split(np.arange(len(frame)), test_size=cfg.test, random_state=seed,
+                                      stratify=labels)
+        train, val = train_test_split(rest, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed,
+                                      stratify=labels[rest] if labels is not None else None)
+        parts = train, val, test
+    rows = dict(zip(("train", "val", "test"), (np.asarray(p, dtype="int64") for p in parts), strict=True))
+    check_leaks(frame, rows, strategy, cfg.column)
     classes = tuple(sorted(frame[target].unique().tolist())) if task != "regression" else ()
-    missing = [c for c in classes if not (parts[0][target] == c).any()]
+    present = set(frame[target].take(rows["train"]).unique().tolist())
+    missing = [c for c in classes if c not in present]
     if missing:
         raise DataError(f"class {missing[0]!r} has no rows in the training split; add rows of it or use a "
                         "stratified split")
-    return Splits(*parts, features=table.features, target=target, classes=classes, digest=table.digest,
+    return Splits(frame, rows, features=table.features, target=target, classes=classes, digest=table.digest,
                   roles=table.roles, task=task)
 
 
-def _by_time(frame: pd.DataFrame, cfg: SplitConfig) -> tuple[pd.DataFrame, ...]:
+def _by_time(frame: pd.DataFrame, cfg: SplitConfig) -> tuple[np.ndarray, ...]:
     """Oldest rows train, then val, then test; rows sharing a timestamp stay in one split."""
     import warnings
 
@@ -95,15 +114,15 @@ def _by_time(frame: pd.DataFrame, cfg: SplitConfig) -> tuple[pd.DataFrame, ...]:
         while 0 < i < len(values) and values[i] == values[i - 1]:
             i += 1  # a timestamp on the boundary goes wholly to the earlier split
         cuts.append(i)
-    index = order.index
-    parts = frame.loc[index[:cuts[0]]], frame.loc[index[cuts[0]:cuts[1]]], frame.loc[index[cuts[1]:]]
+    positions = frame.index.get_indexer(order.index)
+    parts = positions[:cuts[0]], positions[cuts[0]:cuts[1]], positions[cuts[1]:]
     if min(len(p) for p in parts) == 0:
         raise DataError(f"time column {cfg.column!r} has too few distinct times for a "
                         f"{cfg.train:g}/{cfg.val:g}/{cfg.test:g} split; use more rows or another split")
     return parts
 
 
-def _by_group(frame: pd.DataFrame, cfg: SplitConfig, seed: int) -> tuple[pd.DataFrame, ...]:
+def _by_group(frame: pd.DataFrame, cfg: SplitConfig, seed: int) -> tuple[np.ndarray, ...]:
     """Whole groups go to one split (rows of one customer never train and test at once)."""
     from sklearn.model_selection import GroupShuffleSplit
 
@@ -112,29 +131,30 @@ def _by_group(frame: pd.DataFrame, cfg: SplitConfig, seed: int) -> tuple[pd.Data
         raise DataError(f"group column {cfg.column!r} has {groups.nunique()} group(s); a group split needs at "
                         "least 3")
     rest_idx, test_idx = next(GroupShuffleSplit(1, test_size=cfg.test, random_state=seed).split(frame, groups=groups))
-    rest = frame.iloc[rest_idx]
     train_idx, val_idx = next(GroupShuffleSplit(1, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed)
-                              .split(rest, groups=groups.iloc[rest_idx]))
-    return rest.iloc[train_idx], rest.iloc[val_idx], frame.iloc[test_idx]
+                              .split(rest_idx, groups=groups.iloc[rest_idx]))
+    return rest_idx[train_idx], rest_idx[val_idx], test_idx
 
 
-def check_leaks(parts: list[pd.DataFrame], columns: list[str], strategy: str, column: str | None) -> None:
+def check_leaks(frame: pd.DataFrame, rows: dict[str, np.ndarray], strategy: str, column: str | None) -> None:
     """Fail on an exact row in two splits, a group in two splits, or a time split out of order."""
-    names = ("train", "val", "test")
-    hashes = [set(pd.util.hash_pandas_object(p[columns], index=False)) for p in parts]
+    names = list(rows)
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hashes = [set(row_hashes[rows[name]].tolist()) for name in names]
     for i, j in ((0, 1), (0, 2), (1, 2)):
         shared = len(hashes[i] & hashes[j])
         if shared:
             raise DataError(f"{shared} identical row(s) are in both {names[i]} and {names[j]}, which leaks "
                             "the answer into evaluation; remove duplicates from the data")
     if strategy == "group":
-        keys = [set(p[column].astype(str)) for p in parts]
+        keys = [set(frame[column].take(rows[name]).astype(str)) for name in names]
         for i, j in ((0, 1), (0, 2), (1, 2)):
             if keys[i] & keys[j]:
                 raise DataError(f"group {sorted(keys[i] & keys[j])[0]!r} is in both {names[i]} and {names[j]}; "
                                 "check split.column")
     if strategy == "time":
-        bounds = [(_time(p[column]).min(), _time(p[column]).max()) for p in parts]
+        when = _time(frame[column])
+        bounds = [(when.take(rows[name]).min(), when.take(rows[name]).max()) for name in names]
         if not (bounds[0][1] < bounds[1][0] and bounds[1][1] < bounds[2][0]):
             raise DataError(f"time order is broken: train must be older than val and val older than test in "
                             f"{column!r}; check the column's values")

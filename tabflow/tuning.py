@@ -24,7 +24,7 @@ log = logging.getLogger("tabflow")
 # L2 penalty that Keras adds to `val_loss`.
 WORKER_ATTR = "worker"  # host:pid of the process running a trial, to spot trials orphaned by a crash
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-PREPROCESSING = 2  # bump when tabflow.model.fit_preprocessor changes, so no study mixes two feature encodings
+PREPROCESSING = 3  # bump when tabflow.model.fit_preprocessor changes, so no study mixes two feature encodings
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,9 @@ class TuneResult:
 
 def study_name(model_name: str, data_digest: str, space: SearchSpace, split: SplitConfig, seed: int,
                tune: TuneConfig, task: str = "binary") -> str:
-    """Same data, task, space, split, seed and epoch budget -> same study, so a re-run resumes it."""
+    """Same data, task, space, split, seed and trial budget -> same study, so a re-run resumes it."""
     key = json.dumps([data_digest, task, space.digest(), split.model_dump(), seed, tune.max_epochs, tune.pruner,
-                      PREPROCESSING])
+                      PREPROCESSING, tune.max_rows])
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 

@@ -4,7 +4,7 @@ from tabflow.model import MLPParams, build_network, fit_network, prepare
 
 
 def numeric_steps(data):
-    imputer, scaler = data.preprocessor.named_steps["columns"].named_transformers_["numeric"]
+    _, imputer, scaler = data.preprocessor.named_steps["columns"].named_transformers_["numeric"]
     return imputer, scaler
 
 
@@ -23,7 +23,7 @@ def test_imputation_uses_train_medians(splits):
 
 
 def test_network_shape_follows_params():
-    net = build_network(MLPParams(n_layers=3, units=8, dropout=0.0), n_inputs=5)
+    net = build_network(MLPParams(n_layers=3, units=8, dropout=0.0), 5)
     dense = [layer for layer in net.layers if layer.name.startswith("dense_")]
     assert len(dense) == 3 and all(layer.units == 8 for layer in dense)
     assert net.output_shape == (None, 1)
@@ -62,3 +62,66 @@ def test_regression_network_answers_in_the_targets_units():
     pred = predict_proba(net, x[150:])
     assert abs(pred.mean() - 5000) < 150, "the output is rescaled to the target's units"
     assert history["val_rmse"][-1] < 0.5 * history["val_rmse"][0] < 300
+
+
+def test_vocabulary_codes_frequent_values_and_sends_the_rest_to_other():
+    import pandas as pd
+
+    from tabflow.columns import Vocabulary
+
+    train = pd.DataFrame({"c": ["a"] * 9 + ["b"] * 6 + ["rare"] * 2 + [None] * 5})
+    vocab = Vocabulary(max_categories=10, min_count=5).fit(train)
+    assert vocab.vocabularies_ == {"c": ["a", "b", "(missing)"]} and vocab.tokens(0) == (4,)
+    codes = vocab.transform(pd.DataFrame({"c": ["a", "b", None, "rare", "never seen"]}))
+    assert codes.ravel().tolist() == [1, 2, 3, 0, 0]
+    capped = Vocabulary(max_categories=2, min_count=1).fit(train)
+    assert capped.vocabularies_ == {"c": ["a"]}, "the cap keeps the most frequent values"
+
+
+def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
+    import pandas as pd
+
+    from tabflow.model import Layout, embedding_dim, fit_preprocessor, layout
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "many": [f"v{i}" for i in rng.integers(0, 40, 600)],
+                          "few": rng.choice(["a", "b", "c"], 600), "two": rng.choice(["y", "n"], 600)})
+    roles = {"x": "numeric", "many": "categorical", "few": "categorical", "two": "categorical"}
+    pre = fit_preprocessor(frame, roles)
+    shape = layout(pre)
+    assert shape == Layout(dense=1, one_hot=(4, 3), embedded=(41,))
+    codes = pre.transform(frame)[:, 1:]
+    assert codes.shape == (600, 3) and codes[:, 0].max() == 3, "one-hot columns first"
+    assert codes[:, 1].min() >= 4 and codes[:, 1].max() == 6, "the second one-hot column's codes follow the first's"
+    assert codes[:, 2].max() == 40, "the embedded group has its own code space"
+    net = build_network(MLPParams(n_layers=1, units=4), shape)
+    names = {layer.name: layer for layer in net.layers}
+    assert names["one_hot"].num_tokens == 7
+    assert names["embedding"].output_dim == embedding_dim(41) < 41
+    assert net(pre.transform(frame).astype("float32")).shape == (600, 1)
+    assert fit_preprocessor(frame, roles, one_hot=True).transform(frame).shape == (600, 1 + 40 + 3 + 2)
+
+
+def test_trials_sample_rows_of_a_large_table_with_a_seed(splits):
+    data = prepare(splits)
+    small = data.sample(100, seed=1)
+    assert len(small.x_train) == len(small.y_train) == 100 and len(small.x_val) == len(data.x_val) < 100
+    rows = {tuple(r) for r in data.x_train.tolist()}
+    assert all(tuple(r) in rows for r in small.x_train.tolist()), "a sample of train rows, not new rows"
+    assert np.array_equal(small.x_train, data.sample(100, seed=1).x_train)
+    assert data.sample(10_000, seed=1).x_train is data.x_train, "a small table is used whole"
+
+
+def test_large_tables_stream_batches_gathered_from_one_copy(splits, monkeypatch):
+    import tabflow.model
+
+    data, params = prepare(splits), MLPParams(units=8, n_layers=1)
+    cached, _ = fit_network(params, data, max_epochs=2, seed=3)
+    monkeypatch.setattr(tabflow.model, "GATHER_ROWS", 10)  # the path a table of 100k+ training rows takes
+    a, history_a = fit_network(params, data, max_epochs=2, seed=3)
+    b, history_b = fit_network(params, data, max_epochs=2, seed=3)
+    assert history_a == history_b, "seeded shuffling: the same run twice"
+    assert history_a["val_log_loss"][-1] < history_a["val_log_loss"][0], "it learns"
+    assert len(history_a["val_log_loss"]) == 2 and np.isfinite(a.get_weights()[0]).all()
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), cached.get_weights(), strict=True)), \
+        "the same seeded order of rows as the cached path: the threshold changes memory, not the model"
