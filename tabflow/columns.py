@@ -174,11 +174,14 @@ class Vocabulary(TransformerMixin, BaseEstimator):
         self.one_hot_max = one_hot_max
 
     def fit(self, x: pd.DataFrame, y=None):
-        vocabularies = {}
+        vocabularies, self.folded_ = {}, {}
         for name in x.columns:
             counts = x[name].fillna(MISSING).astype(str).value_counts()
             kept = sorted(((-n, v) for v, n in counts.items() if n >= self.min_count))[:self.max_categories - 1]
             vocabularies[name] = [v for _, v in kept]
+            if len(kept) < len(counts):  # for the cleaning report: what "other" stands for, and how often
+                self.folded_[str(name)] = {"values": len(counts) - len(kept),
+                                           "rows": int(counts.sum() - sum(-n for n, _ in kept))}
         self.vocabularies_ = vocabularies
         small = [c for c in x.columns if len(vocabularies[c]) + 1 <= self.one_hot_max]
         self.groups_ = (small, [c for c in x.columns if c not in small])

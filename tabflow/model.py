@@ -113,7 +113,7 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
-    from tabflow.columns import MISSING, DateParts, Vocabulary, as_float32, coerce
+    from tabflow.columns import DateParts, Vocabulary, as_float32, coerce
 
     def numbers():
         # float32, in place: the network reads float32 anyway, and float64 copies at each step held ~1 GB
@@ -128,13 +128,11 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
         parts.append(("numeric", make_pipeline(*numbers()), by_role["numeric"]))
     if by_role["datetime"]:
         parts.append(("datetime", make_pipeline(DateParts(), *numbers()), by_role["datetime"]))
-    if by_role["categorical"] and one_hot:
-        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories,
-                                min_frequency=MIN_COUNT, dtype=np.float32)
-        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="constant", fill_value=MISSING),
-                                                   encoder), by_role["categorical"]))
-    elif by_role["categorical"]:
-        parts.append(("categorical", Vocabulary(max_categories, MIN_COUNT, ONE_HOT_MAX), by_role["categorical"]))
+    if by_role["categorical"]:
+        vocab = Vocabulary(max_categories, MIN_COUNT, ONE_HOT_MAX)
+        # one-hot over the codes, not the strings: the same categories as the network's, and 3x faster at 700k rows
+        encoded = make_pipeline(vocab, OneHotEncoder(handle_unknown="ignore", dtype=np.float32)) if one_hot else vocab
+        parts.append(("categorical", encoded, by_role["categorical"]))
     return Pipeline([("coerce", FunctionTransformer(coerce, kw_args={"roles": dict(roles)})),
                      ("columns", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3 if one_hot else 0))])
 
@@ -147,6 +145,12 @@ def layout(pre: Pipeline) -> Layout:
     if vocab is None or not hasattr(vocab, "groups_"):
         return Layout(int(dense))
     return Layout(int(dense), vocab.tokens(0), vocab.tokens(1))
+
+
+def capped_categories(pre: Pipeline) -> dict[str, dict[str, int]]:
+    """Per categorical column folded into "other" while fitting: how many distinct values, over how many rows."""
+    vocab = pre.named_steps["columns"].named_transformers_.get("categorical")
+    return dict(getattr(vocab, "folded_", {}))
 
 
 def prepare(splits: Splits, max_categories: int = 1000, class_weight: str = "auto") -> Prepared:

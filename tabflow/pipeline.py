@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from tabflow import evaluation, registry, tracking
 from tabflow.config import GateConfig, PipelineConfig, TrainConfig
 from tabflow.data import CleanTable
 from tabflow.errors import ConfigError
-from tabflow.model import MLPParams, fit_network, prepare
+from tabflow.model import MLPParams, capped_categories, fit_network, prepare
 from tabflow.registry import Decision
 from tabflow.splitting import Splits
 from tabflow.tuning import SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
@@ -46,6 +46,7 @@ class TrainedModel:
     model_uri: str  # models:/m-<id>, the logged pyfunc
     best_epoch: int
     params: dict
+    capped: dict = field(default_factory=dict)  # categorical column -> values and training rows sharing "other"
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,12 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     info = serving.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id,
                              splits.task)
     client.log_dict(ctx.parent_run_id, serving.input_schema(splits.x("train"), splits.roles), "data/schema.json")
+    capped = capped_categories(data.preprocessor)
+    if capped:
+        client.log_dict(ctx.parent_run_id, capped, "data/categories_capped.json")
     client.set_terminated(run_id, "FINISHED")
-    return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict())
+    return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict(),
+                        capped=capped)
 
 
 def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation:

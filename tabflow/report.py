@@ -18,6 +18,7 @@ def summary(result) -> str:
         "",
         f"data      {describe_cleaning(result.cleaning)}",
         *([f"classes   {_balance(result.class_balance)}"] if result.class_balance else []),
+        *([f"capped    {_capped(result.model.capped)}"] if result.model.capped else []),
         f"study     {tune.study_name}: {tune.n_finished} trials{resumed}; best #{tune.best_number} "
         f"{tune.objective} {tune.best_value:.4f}",
         f"params    {params}",
@@ -44,6 +45,11 @@ def summary(result) -> str:
 
 def _balance(balance: dict[str, dict[str, int]]) -> str:
     return "; ".join(f"{part} " + ", ".join(f"{c} {n}" for c, n in counts.items()) for part, counts in balance.items())
+
+
+def _capped(capped: dict[str, dict[str, int]]) -> str:
+    columns = ", ".join(f"{name} ({c['values']:,} values, {c['rows']:,} rows)" for name, c in capped.items())
+    return f"{columns} share one 'other' code: seen under 5 times in training, or past data.max_categories"
 
 
 def _fmt(value) -> str:

@@ -31,6 +31,7 @@ def messy_table(seed: int = 0) -> pd.DataFrame:
         "tier": pd.cut(score, [-np.inf, -1, 1, np.inf], labels=["low", "mid", "high"]).astype(str),
         "spend": 100 + 20 * score,
     })
+    frame["street"] = [f"s{k}" for k in np.minimum(rng.zipf(1.6, N), 60)]  # embedded; its rare values capped
     return frame
 
 
@@ -70,13 +71,16 @@ def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
     schema = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/data/schema.json")
     assert schema["city"]["role"] == "categorical" and "Oslo" in schema["city"]["categories"]
     assert schema["x1"]["role"] == "numeric" and schema["x1"]["min"] < 0 < schema["x1"]["max"]
+    capped = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/data/categories_capped.json")
+    assert capped == summary.model.capped and capped["street"]["values"] > 0 and "city" not in capped
 
     mlflow.set_tracking_uri(client_for(store).tracking_uri)
     mlflow.set_registry_uri(client_for(store).tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/customers-{task}@champion")
     rows = pd.read_csv(table_csv).drop(columns=[target, *others]).head(20)
     rows.loc[0, "city"] = "Atlantis"  # never seen in training
-    rows.loc[1, ["x2", "city", "signup"]] = [np.nan, None, None]
+    rows.loc[1, ["x2", "city", "signup", "street"]] = [np.nan, None, None, None]
+    rows.loc[2, "street"] = "s999"  # unseen: the embedding's "other" code
     served = model.predict(rows)
     assert set(served.columns) == columns and len(served) == 20
     numbers = served.drop(columns=["label"], errors="ignore").to_numpy(dtype="float64")

@@ -76,6 +76,7 @@ def test_vocabulary_codes_frequent_values_and_sends_the_rest_to_other():
     assert codes.ravel().tolist() == [1, 2, 3, 0, 0]
     capped = Vocabulary(max_categories=2, min_count=1).fit(train)
     assert capped.vocabularies_ == {"c": ["a"]}, "the cap keeps the most frequent values"
+    assert vocab.folded_ == {"c": {"values": 1, "rows": 2}} and capped.folded_ == {"c": {"values": 3, "rows": 13}}
 
 
 def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
