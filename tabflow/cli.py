@@ -67,7 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
     run.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"),
                      help="what to predict (default: auto, from the target column)")
+    run.add_argument("--allow-schema-change", action="store_true", default=None,
+                     help="promote over a champion that cannot read the new columns (the floors decide)")
     run.set_defaults(command=_run)
+    show = sub.add_parser("show", help="a registered version's aliases and lineage tags")
+    show.add_argument("ref", metavar="NAME[@alias|/version]")
+    show.set_defaults(command=_show)
+    hist = sub.add_parser("history", help="every move of a model's champion alias")
+    hist.add_argument("name")
+    hist.set_defaults(command=_history)
+    back = sub.add_parser("rollback", help="move champion back (default: to the version before the current one)")
+    back.add_argument("name")
+    back.add_argument("--to", metavar="VERSION")
+    back.add_argument("--reason", required=True)
+    back.set_defaults(command=_rollback)
+    prom = sub.add_parser("promote", help="judge a version against the champion and promote it if it passes")
+    prom.add_argument("name")
+    prom.add_argument("version")
+    prom.add_argument("--reason", required=True)
+    prom.add_argument("--force", action="store_true", help="skip the gate (recorded as forced)")
+    prom.set_defaults(command=_promote)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(command=_ui)
@@ -104,7 +123,8 @@ def _run(args: argparse.Namespace) -> int:
     from tabflow.config import load_config
 
     cfg = load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
-                      trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task)
+                      trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task,
+                      allow_schema_change=args.allow_schema_change)
     columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
     if columns is not None:
         data.require_target(columns, cfg.data.target)
@@ -160,6 +180,50 @@ def _call_flow(flow, cfg, store: str, heartbeat: bool):
     settings = {} if heartbeat else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     with temporary_settings(settings):
         return flow(cfg, store=str(Path(store).resolve()))
+
+
+def _registry(args: argparse.Namespace):
+    from mlflow import MlflowClient
+
+    from tabflow.tracking import configure
+
+    store = Path(args.store)
+    uri = configure(store)
+    if uri.startswith("sqlite:") and not (store / "mlflow.db").exists():
+        raise TabflowError(f"no tracking store in {str(store)!r} yet; run `tabflow run` first or pass --store")
+    return MlflowClient()
+
+
+def _show(args: argparse.Namespace) -> int:
+    from tabflow.manage import show
+
+    print(show(_registry(args), args.ref))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from tabflow.manage import history_table
+
+    print(history_table(_registry(args), args.name))
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from tabflow.registry import rollback
+
+    move = rollback(_registry(args), args.name, args.reason, args.to)
+    print(f"champion of {args.name}: version {move['from']} -> {move['to']} (rollback recorded: {args.reason})")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from tabflow.manage import promote_version
+
+    client = _registry(args)
+    logging.getLogger("tabflow.serving").setLevel(logging.ERROR)
+    decision = promote_version(client, args.name, args.version, args.reason, args.force)
+    print(f"{decision.verdict} version {args.version} of {args.name}: {decision.reason}")
+    return 0 if decision.verdict == "PROMOTE" else 1
 
 
 def _ui(args: argparse.Namespace) -> int:

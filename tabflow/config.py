@@ -74,7 +74,15 @@ class GateConfig(Section):
     metric: Metric | None = Field(None, description="default: auc for classification, rmse for regression")
     floor: float | None = Field(None, description="the challenger's test metric must reach this (default: "
                                 "it must beat the dummy baseline)")
-    margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion")
+    margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion, in the metric's units")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="of the bootstrap interval of the gain")
+    resamples: int = Field(1000, ge=100, description="paired bootstrap resamples of the test rows")
+    floors: dict[Metric, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. "
+                                        "{recall: 0.8}")
+    max_regression: dict[Metric, float] = Field(default_factory=dict, description="secondary metrics may fall "
+                                                "at most this far below the champion's, e.g. {recall: 0.02}")
+    allow_schema_change: bool = Field(False, description="promote over a champion that cannot read the new "
+                                      "columns (the floors decide)")
 
     def metric_for(self, task: str) -> str:
         return self.metric or ("rmse" if task == "regression" else "auc")
@@ -116,6 +124,7 @@ FLAG_PATHS = {
     "timeout": ("tune", "timeout_s"),
     "seed": ("seed",),
     "task": ("task",),
+    "allow_schema_change": ("gate", "allow_schema_change"),
 }
 
 

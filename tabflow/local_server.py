@@ -23,6 +23,7 @@ class LocalPrefectServer:
     def __init__(self, home: Path):
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
+        home.mkdir(parents=True, exist_ok=True)  # a PREFECT_HOME the user named may not exist yet
         self.log = home / "server.log"
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                "PREFECT__SERVER_FINAL": "1"}  # what Prefect's own temporary server sets

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -15,12 +17,13 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from tabflow import evaluation, registry, tracking
+from tabflow import evaluation, gate, registry, servecheck, tracking
 from tabflow.config import GateConfig, PipelineConfig, TrainConfig
 from tabflow.data import CleanTable
 from tabflow.errors import ConfigError
 from tabflow.model import MLPParams, capped_categories, fit_network, prepare
 from tabflow.registry import Decision
+from tabflow.servecheck import Checker
 from tabflow.splitting import Splits
 from tabflow.tuning import SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
 from tabflow.tuning import study_name as make_study_name
@@ -38,6 +41,7 @@ class RunContext:
     experiment_id: str
     parent_run_id: str
     cfg: PipelineConfig
+    checker: Checker = field(default_factory=Checker, compare=False, repr=False)  # servability, pre-started
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,14 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
                                 tags={**all_tags, "worker": worker_id()})
     tracking.log_all(client, run_id, params=_flatten(cfg.model_dump(mode="json")))
     log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
+    ctx = RunContext(store=store, tracking_uri=uri, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
     try:
-        yield RunContext(store=store, tracking_uri=uri, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
+        yield ctx
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
+    finally:
+        ctx.checker.close()
     client.set_terminated(run_id, "FINISHED")
 
 
@@ -103,7 +110,8 @@ def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
 def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
     cfg, space, client = ctx.cfg, SearchSpace(), MlflowClient()
-    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task)
+    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task,
+                           splits.roles)
     data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight).sample(cfg.tune.max_rows, cfg.seed)
     if len(data.x_train) < splits.sizes()["train"]:
         log.info("trials train on %d of %d training rows and validate on %d (tune.max_rows); the final fit uses all",
@@ -141,6 +149,7 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
 
     from tabflow import serving
 
+    ctx.checker.start()  # its imports overlap the final fit
     client, params = MlflowClient(), MLPParams(**best.best_params)
     data = prepare(splits, ctx.cfg.data.max_categories, cfg.class_weight)
     objective = data.head.objective
@@ -191,36 +200,82 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
         client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
         plt.close(fig)  # pyplot keeps every figure alive until closed
     _log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
+    # The test rows themselves, so `tabflow promote` can later judge this version against another champion.
+    _log_frame(client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]], TEST_ROWS)
     return Evaluation(test=test, baselines=baselines, output=output)
 
 
-def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate: GateConfig, ctx: RunContext,
+TEST_ROWS = "data/test.parquet"
+
+
+def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate_cfg: GateConfig, ctx: RunContext,
             tags: dict[str, str]) -> Decision:
-    """Score the champion on the same test rows, decide, then register (and maybe move `champion`)."""
+    """Register the challenger, judge it against the champion on the same test rows (floors, then the paired
+    bootstrap), and move `champion` on PROMOTE."""
+    client, name, metric = MlflowClient(), ctx.cfg.model_name, gate_cfg.metric_for(splits.task)
+    rules = gate_rules(gate_cfg, splits.task, result.test, result.baselines["dummy"][metric])
+    x_test, y_test = splits.x("test"), splits.y("test")
+
+    def judge(current: str | None) -> Decision:
+        return judged(name, current, rules, result.test, result.output, x_test, y_test, splits.task, splits.classes,
+                      gate_cfg, ctx.cfg.seed)
+
+    def serves(version: str) -> str | None:
+        rows = servecheck.sample(len(x_test), ctx.cfg.seed)
+        return ctx.checker.check(f"models:/{name}/{version}", x_test.iloc[rows], result.output[rows], splits.task,
+                                 splits.classes)
+
+    lineage = {**lineage_tags(splits, ctx), **tags}
+    decision = registry.register(client, name, model.model_uri, judge, lineage, check=serves)
+    tracking.log_all(client, ctx.parent_run_id, tags=decision.as_tags(),
+                     metrics={"champion_test_" + metric: decision.champion} if decision.champion is not None
+                     else None)
+    return decision
+
+
+def gate_rules(cfg: GateConfig, task: str, test: dict[str, float], dummy: float) -> gate.Rules:
+    """The config's gate, checked against the task's metrics; the floor defaults to beating the dummy."""
+    metric = cfg.metric_for(task)
+    for name in [metric, *cfg.floors, *cfg.max_regression]:
+        if name not in test:
+            raise ConfigError(f"gate metric {name!r} is not a {task} metric; use one of: " + ", ".join(test))
+    floor = gate.Floor(cfg.floor) if cfg.floor is not None else gate.Floor(dummy, strict=True)
+    return gate.Rules(metric, floor, cfg.margin, dict(cfg.floors), dict(cfg.max_regression), cfg.allow_schema_change)
+
+
+def judged(name: str, current: str | None, rules: gate.Rules, test: dict[str, float], output: np.ndarray,
+           x_test: pd.DataFrame, y_test: np.ndarray, task: str, classes: tuple, cfg: GateConfig, seed: int
+           ) -> Decision:
+    """Score the current champion on the challenger's test rows and apply the gate."""
     from tabflow.serving import network_output
 
-    client, name, metric = MlflowClient(), ctx.cfg.model_name, gate.metric_for(splits.task)
-    if metric not in result.test:
-        raise ConfigError(f"gate.metric {metric!r} is not a {splits.task} metric; use one of: "
-                          + ", ".join(result.test))
-    current = registry.champion_version(client, name)
-    champion, problem = None, None
+    champion, interval, problem = None, None, None
     if current:
         try:
-            served = registry.score_version(name, current, splits.x("test"))
-            out = network_output(served, splits.task, splits.classes)
-            champion = evaluation.scores(splits.task, splits.y("test"), out)[metric]
-        except Exception as exc:  # a champion that cannot read these columns is a reason to hold, not a crash
+            missing = registry.missing_columns(name, current, list(x_test.columns))
+            if missing:
+                raise ValueError(f"it needs column(s) these rows lack: {', '.join(missing[:5])}")
+            champion_output = network_output(registry.score_version(name, current, x_test), task, classes)
+            champion = evaluation.scores(task, y_test, champion_output)
+        except Exception as exc:  # a champion that cannot read these columns is the schema guard's case
             problem = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    floor = (registry.Floor(gate.floor) if gate.floor is not None
-             else registry.Floor(result.baselines["dummy"][metric], strict=True))
-    decision = registry.decide(result.test[metric], champion, metric, floor, gate.margin, current, problem)
-    lineage = {"data_digest": splits.digest, "config_hash": ctx.cfg.digest(), "parent_run_id": ctx.parent_run_id,
-               **{f"rows_{k}": str(v) for k, v in splits.sizes().items()}, **tags}
-    decision = registry.register(client, name, model.model_uri, decision, lineage)
-    tracking.log_all(client, ctx.parent_run_id, tags=decision.as_tags(),
-                     metrics={"champion_test_" + metric: champion} if champion is not None else None)
-    return decision
+        else:
+            interval = gate.bootstrap(task, rules.metric, y_test, output, champion_output, cfg.resamples,
+                                      cfg.confidence, seed)
+    verdict = gate.decide(gate.Evidence(test, champion, interval, current, problem), rules)
+    return Decision(verdict.verdict, verdict.reason, f"test_{rules.metric}", test[rules.metric],
+                    champion[rules.metric] if champion else None, current,
+                    gain_low=interval.low if interval else None, gain_high=interval.high if interval else None)
+
+
+def lineage_tags(splits: Splits, ctx: RunContext) -> dict[str, str]:
+    """Where a version came from: data, schema (columns and roles), config, code, packages, runs and seed."""
+    return {"data_digest": splits.digest, "config_hash": ctx.cfg.digest(), "parent_run_id": ctx.parent_run_id,
+            "schema_hash": hashlib.sha256(json.dumps(splits.roles, sort_keys=True).encode()).hexdigest()[:16],
+            "task": splits.task, "target": splits.target, "classes": json.dumps([str(c) for c in splits.classes]),
+            "seed": str(ctx.cfg.seed),
+            **{f"rows_{k}": str(v) for k, v in splits.sizes().items()}, **tracking.git_state(),
+            **{f"version.{k}": v for k, v in tracking.package_versions().items()}}
 
 
 def _prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:

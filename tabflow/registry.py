@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tabflow.config import LOWER_IS_BETTER
+from tabflow.errors import TabflowError
 
 log = logging.getLogger("tabflow")
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -28,57 +32,11 @@ class Decision:
     champion: float | None = None
     champion_version: str | None = None
     version: str | None = None  # the challenger's registered version, once it exists
+    gain_low: float | None = None  # the bootstrap interval of the challenger's gain over the champion
+    gain_high: float | None = None
 
     def as_tags(self) -> dict[str, str]:
         return {f"decision_{k}": "" if v is None else str(v) for k, v in asdict(self).items()}
-
-
-def decide(challenger: float, champion: float | None, metric: str, floor: Floor, margin: float,
-           champion_version: str | None = None, champion_problem: str | None = None) -> Decision:
-    """PROMOTE, HOLD or REJECT, with the reason and the numbers behind it. `metric` is a test metric name; for
-    rmse, mae, log_loss and brier lower is better."""
-    name, lower = f"test_{metric}", metric in LOWER_IS_BETTER
-
-    def better(a: float, b: float) -> bool:
-        return a < b if lower else a > b
-
-    if not (better(challenger, floor.value) or (challenger == floor.value and not floor.strict)):
-        return Decision("REJECT", f"{name} {challenger:.4f} {floor.describe(passed=False)}",
-                        name, challenger, champion, champion_version)
-    if champion_problem:
-        return Decision("HOLD", f"the champion (version {champion_version}) cannot score this test set "
-                        f"({champion_problem}); promote by hand if that is intended", name, challenger,
-                        None, champion_version)
-    if champion is None:
-        return Decision("PROMOTE", f"no champion yet and {name} {challenger:.4f} {floor.describe(passed=True)}",
-                        name, challenger)
-    allowed = champion + margin if lower else champion - margin
-    if better(allowed, challenger):
-        return Decision("HOLD", f"{name} {challenger:.4f} is worse than the champion's {champion:.4f} "
-                        f"(version {champion_version}) by more than the margin {margin:.4f}",
-                        name, challenger, champion, champion_version)
-    return Decision("PROMOTE", f"{name} {challenger:.4f} against the champion's {champion:.4f} (version "
-                    f"{champion_version}) is within the margin {margin:.4f} or better",
-                    name, challenger, champion, champion_version)
-
-
-@dataclass(frozen=True)
-class Floor:
-    """The bar every challenger must clear: a configured value to reach, or the dummy baseline to beat."""
-
-    value: float
-    strict: bool = False  # True: must beat it (the dummy), False: must reach it (a configured floor)
-
-    def describe(self, passed: bool) -> str:
-        verb = ("beats" if passed else "does not beat") if self.strict else ("reaches" if passed else "does not reach")
-        return f"{verb} {'the dummy baseline' if self.strict else 'the floor'} {self.value:.4f}"
-
-
-def champion_version(client: MlflowClient, name: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None  # no registered model, or no champion alias yet
 
 
 def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
@@ -88,37 +46,156 @@ def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
     return mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(x)
 
 
-def register(client: MlflowClient, name: str, model_uri: str, decision: Decision,
-             tags: dict[str, str]) -> Decision:
-    """Register the challenger, record the decision on it, and move `champion` when the verdict says so.
+def missing_columns(name: str, version: str, columns: list[str]) -> list[str]:
+    """The input columns a registered version's signature requires that `columns` lacks (MLflow's own error for
+    this prints the data)."""
+    import mlflow
 
-    Any failure after the version exists deletes it again: a failed run leaves no version and no alias.
+    signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    needed = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
+    return [c for c in needed if c not in set(columns)]
+
+
+def register(client: MlflowClient, name: str, model_uri: str, judge: Callable[[str | None], Decision],
+             tags: dict[str, str], check: Callable[[str], str | None] | None = None) -> Decision:
+    """Register the challenger, judge it against the current champion, record the decision on it, and move
+    `champion` when the verdict says so.
+
+    The champion is read again just before the move: if another run moved it meanwhile, the challenger is judged
+    again against the new one (never overruling a decision made against an older champion). `check(version)`
+    returns why the registered artifact cannot serve, or None; a failure is a REJECT. Any error after the version
+    exists deletes it again: a failed run leaves no version and no alias.
     """
     import mlflow
 
     with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
         version = str(mlflow.register_model(model_uri, name, tags=tags).version)
-    decision = Decision(**{**asdict(decision), "version": version})
+    previous = alias_version(client, name, CHALLENGER)
     try:
-        for key, value in decision.as_tags().items():
-            client.set_model_version_tag(name, version, key, value)
         client.set_registered_model_alias(name, CHALLENGER, version)
-        if decision.verdict == "PROMOTE":
-            current = champion_version(client, name)
-            if current != decision.champion_version:  # someone moved it since we scored it: do not overrule
-                return _held_for_race(client, name, version, decision, current)
-            client.set_registered_model_alias(name, CHAMPION, version)
+        current = champion_version(client, name)
+        for _ in range(MAX_REJUDGE):
+            decision = replace(judge(current), version=version)
+            if decision.verdict == "PROMOTE" and check is not None:
+                problem = check(version)
+                if problem:
+                    decision = replace(decision, verdict="REJECT", reason=f"the registered artifact does not "
+                                       f"serve as the flow scored it: {problem}")
+            _tag(client, name, version, decision)
+            if decision.verdict != "PROMOTE":
+                return decision
+            with move_lock():  # read, compare and move as one step against other processes on this store
+                now = champion_version(client, name)
+                if now == current:
+                    move_champion(client, name, version, decision.verdict, decision.reason)
+                    return decision
+            log.info("champion moved to version %s while deciding against version %s; judging again", now, current)
+            current = now
+        decision = replace(decision, verdict="HOLD", reason="the champion kept moving while this run decided; "
+                           "run again")
+        _tag(client, name, version, decision)
+        return decision
     except BaseException:
         log.error("promotion failed; deleting version %s of %s so nothing is left half-written", version, name)
         client.delete_model_version(name, version)
+        if previous:
+            client.set_registered_model_alias(name, CHALLENGER, previous)
         raise
-    return decision
 
 
-def _held_for_race(client: MlflowClient, name: str, version: str, decision: Decision, current: str | None):
-    held = Decision(**{**asdict(decision), "verdict": "HOLD",
-                       "reason": f"champion moved to version {current} while this run decided against "
-                                 f"version {decision.champion_version}; run again to compare with it"})
-    for key, value in held.as_tags().items():
-        client.set_model_version_tag(name, version, key, value)
-    return held
+MAX_REJUDGE = 3
+
+
+def _tag(client: MlflowClient, name: str, version: str, decision: Decision) -> None:
+    for key, value in decision.as_tags().items():
+        client.set_model_version_tag(name, version, key, value[:5000])
+
+
+HISTORY = "champion_history."  # registered-model tags, one per move, so the history lives in the registry
+
+
+@contextlib.contextmanager
+def move_lock():
+    """An exclusive lock around moving `champion` for processes sharing a local SQLite store. MLflow offers no
+    compare-and-set on aliases; with a tracking server the window between re-reading and moving stays (a few
+    milliseconds)."""
+    import fcntl
+
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with open(uri[len("sqlite:///"):] + ".alias-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def move_champion(client: MlflowClient, name: str, version: str, verdict: str, reason: str) -> dict:
+    """Point `champion` at a version and append the move to the model's history (who, when, from, to, why)."""
+    previous = champion_version(client, name)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    when = datetime.now(UTC)
+    entry = {"at": when.isoformat(timespec="seconds"), "from": previous, "to": version, "by": _who(),
+             "verdict": verdict, "reason": reason[:2000]}
+    key = f"{HISTORY}{when.strftime('%Y%m%dT%H%M%S.%f')}.{uuid.uuid4().hex[:6]}"  # sorts by time; unique
+    client.set_registered_model_tag(name, key, json.dumps(entry))
+    return entry
+
+
+def history(client: MlflowClient, name: str) -> list[dict]:
+    """Every recorded move of `champion`, oldest first."""
+    try:
+        tags = client.get_registered_model(name).tags
+    except MlflowException:
+        raise TabflowError(f"no registered model {name!r}; check the name (tabflow show lists a model's versions)") \
+            from None
+    return [json.loads(tags[k]) for k in sorted(k for k in tags if k.startswith(HISTORY))]
+
+
+def rollback(client: MlflowClient, name: str, reason: str, to: str | None = None) -> dict:
+    """Move `champion` back to `to`, or to the version it held before the current one."""
+    current = champion_version(client, name)
+    if to is None:
+        moves = [m for m in history(client, name) if m["to"] == current and m["from"]]
+        if not moves:
+            raise TabflowError(f"{name!r} has no earlier champion to roll back to; pass --to VERSION")
+        to = moves[-1]["from"]
+    require_version(client, name, to)
+    if to == current:
+        raise TabflowError(f"version {to} of {name!r} is already the champion")
+    with move_lock():
+        return move_champion(client, name, to, "ROLLBACK", reason)
+
+
+def require_version(client: MlflowClient, name: str, version: str) -> None:
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise TabflowError(f"{name!r} has no version {version}; `tabflow show {name}` lists them") from None
+
+
+def _who() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def champion_version(client: MlflowClient, name: str) -> str | None:
+    return alias_version(client, name, CHAMPION)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None  # no registered model, or no such alias yet

@@ -84,10 +84,10 @@ class TuneResult:
 
 
 def study_name(model_name: str, data_digest: str, space: SearchSpace, split: SplitConfig, seed: int,
-               tune: TuneConfig, task: str = "binary") -> str:
-    """Same data, task, space, split, seed and trial budget -> same study, so a re-run resumes it."""
+               tune: TuneConfig, task: str = "binary", roles: dict[str, str] | None = None) -> str:
+    """Same data, columns, task, space, split, seed and trial budget -> same study, so a re-run resumes it."""
     key = json.dumps([data_digest, task, space.digest(), split.model_dump(), seed, tune.max_epochs, tune.pruner,
-                      PREPROCESSING, tune.max_rows])
+                      PREPROCESSING, tune.max_rows, sorted((roles or {}).items())])
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 

@@ -92,13 +92,14 @@ def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run,
     summary = training.train(worse, store=str(store))
 
     client = client_for(store)
-    assert summary.decision.verdict == "HOLD", summary.decision.reason
-    assert "worse than the champion" in summary.decision.reason
+    assert summary.decision.verdict == "REJECT", summary.decision.reason
+    assert "worse than the champion by more than the margin 0.0050, with 95% confidence" in summary.decision.reason
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1", "the champion must not move"
     assert str(client.get_model_version_by_alias(NAME, "challenger").version) == summary.decision.version
     parent = client.get_run(summary.parent_run_id)
     assert parent.data.metrics["champion_test_auc"] > parent.data.metrics["test_auc"]
-    assert parent.data.tags["decision_verdict"] == "HOLD"
+    assert parent.data.tags["decision_verdict"] == "REJECT"
+    assert float(parent.data.tags["decision_gain_high"]) < -0.005, "the interval is recorded on the run"
 
 
 def test_failure_after_registration_leaves_no_version_and_no_alias_move(first_run, monkeypatch):

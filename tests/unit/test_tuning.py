@@ -34,7 +34,8 @@ def test_study_name_changes_with_what_changes_the_trials():
     for other in (study_name("m", "digest02", SearchSpace(), SplitConfig(), 42, TuneConfig()),
                   study_name("m", "digest01", SearchSpace(units=(8, 16)), SplitConfig(), 42, TuneConfig()),
                   study_name("m", "digest01", SearchSpace(), SplitConfig(), 7, TuneConfig()),
-                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5))):
+                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5)),
+                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(), roles={"a": "numeric"})):
         assert other != base
 
 

@@ -1,0 +1,211 @@
+"""The promotion gate, as pure functions: floors first, then a paired bootstrap of the challenger against the
+champion on the same test rows.
+
+The bootstrap resamples test rows (the same rows for both models) and asks how much the challenger gains on the
+primary metric. With `margin` m and confidence c: PROMOTE when the lower end of the c-interval of the gain is
+above -m (not worse beyond the margin, with confidence); REJECT when its upper end is below -m (worse beyond the
+margin, with confidence); HOLD otherwise (the evidence does not decide). A floor the challenger misses is a REJECT
+whatever the champion does. Each resample is a row of multinomial counts, so a metric over 1,000 resamples is a
+handful of matrix operations, not 1,000 calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tabflow.config import LOWER_IS_BETTER
+
+CHUNK_CELLS = 4_000_000  # resamples x rows held at once: ~32 MB of counts
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The challenger's gain over the champion on one metric (positive: better, in either direction of metric)."""
+
+    gain: float
+    low: float
+    high: float
+    confidence: float
+
+    def describe(self) -> str:
+        return f"gain {self.gain:+.4f}, {self.confidence:.0%} interval [{self.low:+.4f}, {self.high:+.4f}]"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The bar every challenger must clear: a configured value to reach, or the dummy baseline to beat."""
+
+    value: float
+    strict: bool = False  # True: must beat it (the dummy), False: must reach it (a configured floor)
+
+    def passes(self, value: float, lower_is_better: bool) -> bool:
+        if value == self.value:
+            return not self.strict
+        return value < self.value if lower_is_better else value > self.value
+
+    def describe(self, passed: bool) -> str:
+        verb = ("beats" if passed else "does not beat") if self.strict else ("reaches" if passed else "does not reach")
+        return f"{verb} {'the dummy baseline' if self.strict else 'the floor'} {self.value:.4f}"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the gate asks, from the config: the primary metric's floor and margin, the secondary metrics' floors
+    and allowed regressions against the champion, and whether a champion with another schema may be replaced."""
+
+    metric: str
+    floor: Floor
+    margin: float = 0.005
+    floors: dict[str, float] = field(default_factory=dict)
+    max_regression: dict[str, float] = field(default_factory=dict)
+    allow_schema_change: bool = False
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Test metrics of the challenger and (when it could score the rows) the champion, and the bootstrap."""
+
+    challenger: dict[str, float]
+    champion: dict[str, float] | None = None
+    interval: Interval | None = None
+    champion_version: str | None = None
+    champion_problem: str | None = None  # why the champion could not score the test rows
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # PROMOTE, HOLD or REJECT
+    reason: str
+
+
+def decide(evidence: Evidence, rules: Rules) -> Verdict:
+    name = f"test_{rules.metric}"
+    value = evidence.challenger[rules.metric]
+    if not rules.floor.passes(value, rules.metric in LOWER_IS_BETTER):
+        return Verdict("REJECT", f"{name} {value:.4f} {rules.floor.describe(passed=False)}")
+    for metric, bar in rules.floors.items():
+        if not Floor(bar).passes(evidence.challenger[metric], metric in LOWER_IS_BETTER):
+            return Verdict("REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} does not reach its floor "
+                                     f"{bar:.4f}")
+    version = evidence.champion_version
+    if evidence.champion_problem:
+        problem = f"the champion (version {version}) cannot score these test rows ({evidence.champion_problem})"
+        if rules.allow_schema_change:
+            return Verdict("PROMOTE", f"{problem}; the floors decided, as --allow-schema-change asks")
+        return Verdict("HOLD", f"{problem}; run again with --allow-schema-change to replace it")
+    if evidence.champion is None or evidence.interval is None:
+        return Verdict("PROMOTE", f"no champion yet and {name} {value:.4f} {rules.floor.describe(passed=True)}")
+    for metric, limit in rules.max_regression.items():
+        fall = _gain(metric, evidence.champion[metric], evidence.challenger[metric])
+        if fall > limit:
+            return Verdict("REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} is {fall:.4f} worse than the "
+                                     f"champion's {evidence.champion[metric]:.4f}, more than the allowed {limit:.4f}")
+    against = (f"{name} {value:.4f} against the champion's {evidence.champion[rules.metric]:.4f} "
+               f"(version {version}): {evidence.interval.describe()}")
+    if evidence.interval.low >= -rules.margin:
+        return Verdict("PROMOTE", f"{against}; not worse than the champion by more than the margin "
+                                  f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence")
+    if evidence.interval.high < -rules.margin:
+        return Verdict("REJECT", f"{against}; worse than the champion by more than the margin {rules.margin:.4f}, "
+                                 f"with {evidence.interval.confidence:.0%} confidence")
+    return Verdict("HOLD", f"{against}; inconclusive against the margin {rules.margin:.4f}: the champion stays")
+
+
+def _gain(metric: str, challenger: float, champion: float) -> float:
+    return champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
+
+
+def bootstrap(task: str, metric: str, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray,
+              resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile interval of the challenger's gain on `metric`, from paired resamples of the test rows.
+
+    `challenger` and `champion` are network outputs (P(positive), a probability matrix, or predictions).
+    """
+    score = resampled_metric(task, metric, y)
+    point = _gain(metric, score(challenger, np.ones((1, len(y))))[0], score(champion, np.ones((1, len(y))))[0])
+    rng, n, gains = np.random.default_rng(seed), len(y), []
+    step = max(1, CHUNK_CELLS // max(n, 1))
+    for start in range(0, resamples, step):
+        b = min(step, resamples - start)
+        rows = rng.integers(0, n, size=(b, n), dtype="int64") + n * np.arange(b)[:, None]
+        counts = np.bincount(rows.ravel(), minlength=b * n).astype("int32").reshape(b, n)
+        gains.append(_gain(metric, score(challenger, counts), score(champion, counts)))
+    gains = np.concatenate(gains)
+    gains = gains[np.isfinite(gains)]  # a resample with one class has no AUC
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(gains, [tail, 1 - tail]) if len(gains) else (np.nan, np.nan)
+    return Interval(float(point), float(low), float(high), confidence)
+
+
+def resampled_metric(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """f(output, counts) -> the metric under each row of resample counts (shape (b, n) -> (b,))."""
+    y = np.asarray(y)
+
+    def mean(per_row: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        return counts @ per_row / counts.sum(axis=1)
+
+    if task == "regression":
+        per_row = {"rmse": lambda o: (o - y) ** 2, "mae": lambda o: np.abs(o - y)}
+        if metric not in per_row:
+            return _looped(task, metric, y)
+        if metric == "rmse":
+            return lambda o, c: np.sqrt(mean(per_row["rmse"](np.asarray(o, "float64")), c))
+        return lambda o, c: mean(per_row["mae"](np.asarray(o, "float64")), c)
+    if task == "binary":
+        if metric == "auc":
+            return lambda o, c: _weighted_auc(y == 1, np.asarray(o, "float64"), c)
+        per_row = {"accuracy": lambda o: ((o >= 0.5) == (y == 1)).astype("float64"),
+                   "brier": lambda o: (o - y) ** 2,
+                   "log_loss": lambda o: -np.log(np.where(y == 1, np.clip(o, 1e-7, 1 - 1e-7),
+                                                          1 - np.clip(o, 1e-7, 1 - 1e-7)))}
+        if metric in per_row:
+            return lambda o, c: mean(per_row[metric](np.asarray(o, "float64")), c)
+        return _looped(task, metric, y)
+    if metric == "auc":  # macro one-vs-rest over the classes present, as tabflow.evaluation computes it
+        present = np.unique(y)
+
+        def auc(o, c):
+            p = np.clip(np.asarray(o, "float64"), 1e-7, 1)[:, present]
+            p = p / p.sum(axis=1, keepdims=True)
+            return np.mean([_weighted_auc(y == k, p[:, i], c) for i, k in enumerate(present)], axis=0)
+        return auc
+    if metric == "accuracy":
+        return lambda o, c: mean((np.asarray(o).argmax(axis=1) == y).astype("float64"), c)
+    if metric == "log_loss":
+        return lambda o, c: mean(-np.log(_row_proba(np.asarray(o, "float64"), y)), c)
+    return _looped(task, metric, y)
+
+
+def _row_proba(o: np.ndarray, y: np.ndarray) -> np.ndarray:
+    p = np.clip(o, 1e-7, 1)
+    return (p / p.sum(axis=1, keepdims=True))[np.arange(len(y)), y]
+
+
+def _weighted_auc(positive: np.ndarray, score: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """ROC AUC under each row of counts (Mann-Whitney, ties counted half), from one sort of the scores."""
+    order = np.argsort(score, kind="stable")
+    s, pos = score[order], positive[order]
+    c = counts[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # groups of tied scores
+    pos_g = np.add.reduceat(np.where(pos, c, 0), starts, axis=1, dtype="float64")
+    neg_g = np.add.reduceat(c, starts, axis=1, dtype="float64") - pos_g
+    below = np.cumsum(neg_g, axis=1) - neg_g
+    pairs = pos_g.sum(axis=1) * neg_g.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos_g * (below + 0.5 * neg_g)).sum(axis=1) / pairs
+
+
+def _looped(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Any other metric, one resample at a time through tabflow.evaluation (slower, exact)."""
+    from tabflow.evaluation import scores
+
+    def score(o: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        out = []
+        for row in counts:
+            rows = np.repeat(np.arange(len(y)), row)
+            out.append(scores(task, y[rows], np.asarray(o)[rows])[metric])
+        return np.asarray(out)
+    return score
