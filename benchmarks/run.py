@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -26,15 +27,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4])
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="which to measure (default: all); the others keep their text from RESULTS.md")
     args = parser.parse_args()
+    chosen = [s.strip() for s in args.sections.split(",")]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    overhead = measure_overhead(args.repeats, args.trials)
-    quality = measure_quality(args.seeds, args.trials)
-    tables = measure_tables(args.trials)
-    scale = measure_scale(SCALE_ROWS, args.repeats)
-    bootstrap = measure_bootstrap(args.repeats)
-    write_results(overhead, quality, args, tables, scale, bootstrap)
+    command = (f"`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}"
+               + (f" --sections {args.sections}`" if args.sections != ",".join(SECTIONS) else "` (`make bench`)"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    stamp = f"Measured {time.strftime('%Y-%m-%d %H:%M')} at commit {commit} with {command}."
+    measured = {}
+    for section in SECTIONS:
+        if section in chosen:
+            measured[section] = [*MEASURE[section](args)[:1], stamp, "", *MEASURE[section](args)[1:]] \
+                if False else _with_stamp(MEASURE[section](args), stamp)
+    write_results(measured)
+
+
+def _with_stamp(lines: list[str], stamp: str) -> list[str]:
+    """The section's heading, then when and how it was measured."""
+    return [lines[0], "", stamp, *lines[1:]]
 
 
 def run_tabflow(name: str, trials: int, seed: int = 42) -> tuple[float, dict]:
@@ -232,8 +246,7 @@ def bootstrap_section(b: dict, repeats: int) -> list[str]:
     ]
 
 
-def write_results(overhead: dict, quality: list[dict], args, tables: list[dict], scale: dict,
-                  bootstrap: dict) -> None:
+def training_section(overhead: dict, quality: list[dict], args) -> list[str]:
     rows, n = overhead["rows"], len(overhead["rows"])
     tab_stages = {s: med(r["tab"][f"seconds_{s}"] for r in rows) for s in ("tune", "train", "evaluate", "promote")}
     tab_wall, bare_wall = med(r["tab_wall"] for r in rows), med(r["bare_wall"] for r in rows)
@@ -245,12 +258,6 @@ def write_results(overhead: dict, quality: list[dict], args, tables: list[dict],
     bare_exit = med(r["bare_wall"] - sum(r["bare"][k] for k in ("startup_s", "trials_s", "final_s")) for r in rows)
     ratios = ", ".join(f"{r['ratio']:.3f}" for r in rows)
     lines = [
-        "# Benchmarks",
-        "",
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}; "
-        f"written {time.strftime('%Y-%m-%d %H:%M')}. Reproduce with `make bench` "
-        f"(`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}`).",
-        "",
         "## 1. Whole `tabflow run` against Keras + Optuna alone",
         "",
         f"`tabflow run --data builtin:breast_cancer --trials {overhead['trials']}` (Prefect flow, MLflow parent and "
@@ -312,9 +319,108 @@ def write_results(overhead: dict, quality: list[dict], args, tables: list[dict],
     lines += [f"| median | {med(r['test_auc'] for r in all_rows):.4f} | {med(r['logreg_auc'] for r in all_rows):.4f} "
               f"| {med(r['test_accuracy'] for r in all_rows):.4f} | "
               f"{med(r['logreg_accuracy'] for r in all_rows):.4f} |", ""]
-    lines += tables_section(tables, args.trials)
-    lines += scale_section(scale, args.repeats)
-    lines += bootstrap_section(bootstrap, args.repeats)
+    return lines
+
+
+
+def measure_serving(repeats: int) -> dict:
+    """benchmarks/serving.py, `repeats` times, on a model trained here (5 trials); then batch scoring of the
+    scale section's generated files, whole `tabflow predict` processes, peak memory from /usr/bin/time."""
+    run_tabflow("serving", 5)
+    runs = []
+    for i in range(repeats):
+        out = subprocess.run([sys.executable, str(HERE / "serving.py"), str(WORK / "mlruns"), "serving"], cwd=WORK,
+                             check=True, capture_output=True, text=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"serving run {i + 1}/{repeats}: {runs[-1]}", flush=True)
+    result = {kind: {k: med(r[kind][k] for r in runs) for k in runs[0][kind]} for kind in ("mlflow", "tabflow")}
+    result["batch"] = measure_batch(max(3, repeats // 2))
+    return result
+
+
+BATCH_ROWS = (100_000, 1_000_000)
+
+
+def measure_batch(repeats: int) -> dict[int, dict]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    for rows in (10_000, *BATCH_ROWS):  # the files of the scale section (generated if this run skipped it)
+        if not (WORK / f"scale-{rows}.csv").exists():
+            subprocess.run([sys.executable, str(HERE / "scale.py"), str(rows)], cwd=WORK, check=True,
+                           capture_output=True)
+    subprocess.run([sys.executable, "-m", "tabflow.cli", "run", "--data", "scale-10000.csv", "--target", "target",
+                    "--model-name", "scale", "--trials", "2"], cwd=WORK, env=env, check=True, capture_output=True)
+    out: dict[int, list] = {rows: [] for rows in BATCH_ROWS}
+    for _ in range(repeats):
+        for rows in BATCH_ROWS:
+            start = time.perf_counter()
+            done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "tabflow.cli", "predict",
+                                   "--model", "scale", "--input", f"scale-{rows}.csv", "--output",
+                                   f"scored-{rows}.parquet"], cwd=WORK, env=env, check=True, capture_output=True,
+                                  text=True)
+            out[rows].append((time.perf_counter() - start, int(done.stderr.strip().splitlines()[-1]) / 1024))
+            print(f"batch scoring {rows} rows: {out[rows][-1][0]:.1f} s, {out[rows][-1][1]:.0f} MB", flush=True)
+    return {rows: {"seconds": med(s for s, _ in r), "peak_mb": med(m for _, m in r),
+                   "file_mb": (WORK / f"scale-{rows}.csv").stat().st_size / 2**20} for rows, r in out.items()}
+
+
+def serving_section(s: dict) -> list[str]:
+    m, t = s["mlflow"], s["tabflow"]
+    rows = [("single row, p50 latency (ms)", "p50_ms", "{:.2f}"), ("single row, p99 latency (ms)", "p99_ms", "{:.2f}"),
+            ("single rows per second (one client)", "single_rows_per_s", "{:.0f}"),
+            ("rows per second in 1,000-row requests", "batch_rows_per_s", "{:.0f}")]
+    return [
+        "## 6. Serving: `tabflow serve` against `mlflow models serve`",
+        "",
+        "`python benchmarks/serving.py STORE serving`: the same registered model (the demo table, 5 trials) served "
+        "by `mlflow models serve --env-manager local --workers 1` and by `tabflow serve` (1 worker), each started "
+        "as its own process on 127.0.0.1 and measured in turn by one sequential client (urllib, dataframe_split "
+        "JSON) after 20 warm-up requests: 500 single-row requests, then 10 requests of 1,000 rows. Medians over "
+        "the runs.",
+        "",
+        "| | mlflow models serve | tabflow serve | ratio |",
+        "|---|---:|---:|---:|",
+        *[f"| {label} | {fmt.format(m[key])} | {fmt.format(t[key])} | {t[key] / m[key]:.2f} |"
+          for label, key, fmt in rows],
+        "",
+        "Batch scoring: `tabflow predict` (a whole process: start-up, a Prefect flow, chunks of 100,000 rows) on "
+        "the scale section's generated CSVs, with a model trained on its 10k-row table. Peak resident memory from "
+        "`/usr/bin/time -f %M`; medians.",
+        "",
+        "| rows | file (MB) | seconds | peak memory (MB) |",
+        "|---:|---:|---:|---:|",
+        *[f"| {rows:,} | {b['file_mb']:.0f} | {b['seconds']:.1f} | {b['peak_mb']:.0f} |"
+          for rows, b in s["batch"].items()],
+        "",
+    ]
+
+
+SECTIONS = ("training", "tables", "scale", "bootstrap", "serving")
+NUMBERS = {"training": ("1", "2"), "tables": ("3",), "scale": ("4",), "bootstrap": ("5",), "serving": ("6",)}
+MEASURE = {
+    "training": lambda a: training_section(measure_overhead(a.repeats, a.trials), measure_quality(a.seeds, a.trials),
+                                           a),
+    "tables": lambda a: tables_section(measure_tables(a.trials), a.trials),
+    "scale": lambda a: scale_section(measure_scale(SCALE_ROWS, a.repeats), a.repeats),
+    "bootstrap": lambda a: bootstrap_section(measure_bootstrap(a.repeats), a.repeats),
+    "serving": lambda a: serving_section(measure_serving(a.repeats)),
+}
+
+
+def previous_sections() -> dict[str, str]:
+    """RESULTS.md's sections by number, to keep those this run did not measure."""
+    path = HERE / "RESULTS.md"
+    blocks = re.split(r"(?m)^(?=## \d+\.)", path.read_text() if path.exists() else "")
+    return {b[3:].split(".", 1)[0]: b.rstrip("\n") + "\n" for b in blocks if b.startswith("## ")}
+
+
+def write_results(measured: dict[str, list[str]]) -> None:
+    kept = previous_sections()
+    lines = ["# Benchmarks", "",
+             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}. `make bench` "
+             "measures every section; each says when and with which command. Every figure is a median over repeated "
+             "runs, beside its baseline measured in the same run.", ""]
+    for section in SECTIONS:
+        lines += measured[section] if section in measured else [kept[n] for n in NUMBERS[section] if n in kept]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print(f"wrote {HERE / 'RESULTS.md'}")
 

@@ -87,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     prom.add_argument("--reason", required=True)
     prom.add_argument("--force", action="store_true", help="skip the gate (recorded as forced)")
     prom.set_defaults(command=_promote)
+    pred = sub.add_parser("predict", help="score a CSV or Parquet file with a registered model (a Prefect flow)")
+    pred.add_argument("--model", required=True, metavar="NAME[@alias|/version]", help="default alias: champion")
+    pred.add_argument("--input", required=True, help="PATH.csv or PATH.parquet")
+    pred.add_argument("--output", required=True, help="PATH.csv or PATH.parquet (replaced only when complete)")
+    pred.add_argument("--keys", help="comma-separated input columns to copy to the output (default: every "
+                      "column the model does not read, such as IDs)")
+    pred.set_defaults(command=_predict)
+    srv = sub.add_parser("serve", help="serve the model an alias points at over HTTP, following the alias")
+    srv.add_argument("--model", required=True, help="registered model name")
+    srv.add_argument("--alias", default="champion")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--poll", type=float, default=5.0, help="seconds between checks of the alias (default: 5)")
+    srv.add_argument("--max-body-mb", type=float, default=10.0, help="larger request bodies get 413")
+    srv.set_defaults(command=_serve)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(command=_ui)
@@ -128,10 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
     if columns is not None:
         data.require_target(columns, cfg.data.target)
-    server = None
-    if not os.environ.get("PREFECT_API_URL"):  # no server given: start one beside the TensorFlow import
-        server = LocalPrefectServer(Path(os.environ["PREFECT_HOME"]))
-        os.environ["PREFECT_API_URL"] = server.api_url  # before Prefect is imported: it reads settings then
+    server = _prefect_server()  # beside the TensorFlow import
     import optuna
     import tensorflow  # noqa: F401
 
@@ -173,12 +186,14 @@ def _open_tracking_store(store: Path) -> None:
     MlflowClient().search_experiments(max_results=1)  # MLflow caches the store, engine and migrations check
 
 
-def _call_flow(flow, cfg, store: str, heartbeat: bool):
+def _call_flow(flow, cfg, store: str, heartbeat: bool, kwargs: dict | None = None):
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     # The heartbeat thread costs ~1 s a flow run when it is joined; a temporary server has no one to tell.
     settings = {} if heartbeat else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     with temporary_settings(settings):
+        if kwargs is not None:
+            return flow(**kwargs, store=str(Path(store).resolve()))
         return flow(cfg, store=str(Path(store).resolve()))
 
 
@@ -224,6 +239,51 @@ def _promote(args: argparse.Namespace) -> int:
     decision = promote_version(client, args.name, args.version, args.reason, args.force)
     print(f"{decision.verdict} version {args.version} of {args.name}: {decision.reason}")
     return 0 if decision.verdict == "PROMOTE" else 1
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tabflow.batch import score_file  # noqa: F401  fail on a missing dependency before the server starts
+
+    _registry(args)
+    server = _prefect_server()
+    from flows.scoring import score
+
+    _hide_user_errors_from_prefect()
+    if server:
+        server.wait_ready()
+    keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
+    scored = _call_flow(score, None, args.store, heartbeat=server is None,
+                        kwargs={"model": args.model, "source": args.input, "output": args.output, "keys": keys})
+    print(f"scored {scored.rows} rows of {args.input} with {scored.model} version {scored.version} in "
+          f"{scored.seconds:.1f} s -> {scored.output}")
+    return 0
+
+
+def _prefect_server() -> LocalPrefectServer | None:
+    """A temporary Prefect server when none is given, started before Prefect is imported (it reads settings
+    then) so that it comes up beside the other imports."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = LocalPrefectServer(Path(os.environ["PREFECT_HOME"]))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+
+    from tabflow.registry import alias_version
+    from tabflow.server import serve
+
+    _registry(args)
+    if alias_version(MlflowClient(), args.model, args.alias) is None:
+        raise TabflowError(f"no version of {args.model!r} holds @{args.alias}; train one with `tabflow run` or "
+                           "check --model and --alias")
+    print(f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
+          flush=True)
+    serve(str(Path(args.store).resolve()), args.model, args.alias, args.host, args.port, args.workers, args.poll,
+          int(args.max_body_mb * 2**20))
+    return 0
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -101,21 +101,26 @@ def _looks_like_dates(text: pd.Series) -> bool:
 
 def coerce(frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     """Each used column in the dtype its role reads: float64 numbers (ints may be missing at serving),
-    strings for categories, datetimes; the same function runs at training and at serving."""
-    out = {}
-    for name, role in roles.items():
-        if role not in USED:
-            continue
-        col = frame[name]
-        if role == "numeric":
-            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif role == "categorical":
-            out[name] = _categories(col)
+    strings for categories, datetimes; the same function runs at training and at serving.
+
+    Numeric columns already stored as numbers convert as one block: a column at a time cost ~1 ms a request
+    for the demo table's 30 columns when serving single rows."""
+    numeric = [n for n, r in roles.items() if r == "numeric"]
+    parts = {}
+    if numeric:
+        block = frame[numeric]
+        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
+            parts.update(block.astype("float64").items())
         else:
+            parts.update((n, pd.to_numeric(block[n], errors="coerce").astype("float64")) for n in numeric)
+    for name, role in roles.items():
+        if role == "categorical":
+            parts[name] = _categories(frame[name])
+        elif role == "datetime":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out[name] = pd.to_datetime(col, errors="coerce", format="mixed")
-    return pd.DataFrame(out, index=frame.index)
+                parts[name] = pd.to_datetime(frame[name], errors="coerce", format="mixed")
+    return pd.DataFrame({n: parts[n] for n, r in roles.items() if r in USED}, index=frame.index)
 
 
 def as_float32(x) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from tabflow.config import LOWER_IS_BETTER
 
-CHUNK_CELLS = 4_000_000  # resamples x rows held at once: ~32 MB of counts
+CHUNK_CELLS = 250_000  # resamples x rows at once: ~1 MB a matrix stays in cache (4M cells was 1.6x slower)
 
 
 @dataclass(frozen=True)
@@ -185,17 +185,31 @@ def _row_proba(o: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _weighted_auc(positive: np.ndarray, score: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """ROC AUC under each row of counts (Mann-Whitney, ties counted half), from one sort of the scores."""
+    """ROC AUC under each row of counts (Mann-Whitney U, ties counted half), from one sort of the scores.
+
+    For each positive row: the negatives' count below its score (a cumulative sum in sorted order, read at the
+    start of its group of tied scores) plus half those tied with it. float32 counts are exact up to 2**24 rows;
+    the sums are float64.
+    """
     order = np.argsort(score, kind="stable")
     s, pos = score[order], positive[order]
-    c = counts[:, order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # groups of tied scores
-    pos_g = np.add.reduceat(np.where(pos, c, 0), starts, axis=1, dtype="float64")
-    neg_g = np.add.reduceat(c, starts, axis=1, dtype="float64") - pos_g
-    below = np.cumsum(neg_g, axis=1) - neg_g
-    pairs = pos_g.sum(axis=1) * neg_g.sum(axis=1)
+    c = counts[:, order].astype("float32")
+    neg, hits = c * ~pos, c * pos
+    cum = np.cumsum(neg, axis=1)  # negatives at or below each position
+    first = np.r_[True, s[1:] != s[:-1]]
+    if first.all():  # no ties: the usual case for a network's probabilities
+        below, tied = cum - neg, neg
+    else:
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first) - 1
+        ends = np.r_[starts[1:], len(s)]
+        padded = np.concatenate([np.zeros((len(c), 1), "float32"), cum], axis=1)
+        below = padded[:, starts[group]]
+        tied = padded[:, ends[group]] - below
+    u = (hits * (below + 0.5 * tied)).sum(axis=1, dtype="float64")
+    pairs = hits.sum(axis=1, dtype="float64") * cum[:, -1].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos_g * (below + 0.5 * neg_g)).sum(axis=1) / pairs
+        return u / pairs
 
 
 def _looped(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

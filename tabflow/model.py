@@ -300,5 +300,9 @@ def _metric_name(keras_name: str) -> str:
 def predict_proba(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """The network's output: P(positive class) for binary, a (n, k) probability matrix for multiclass, the
     prediction for regression. A direct call, not model.predict: no progress bar, no per-call graph set-up."""
-    out = np.asarray(model(x, training=False)).astype("float64")
+    return as_output(model(x, training=False))
+
+
+def as_output(out) -> np.ndarray:
+    out = np.asarray(out).astype("float64")
     return out if out.shape[1] > 1 else out.reshape(-1)

@@ -33,11 +33,10 @@ def summary(result) -> str:
         f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
         f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
     ]
-    bin_dir = Path(sys.executable).parent  # `mlflow models serve` needs this venv's uvicorn on PATH
+    bin_dir = Path(sys.executable).parent
     if decision.verdict == "PROMOTE":
         lines += [f"champion  models:/{name}@champion in {result.tracking_uri}",
-                  f"          serve: PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={result.tracking_uri} "
-                  f"mlflow models serve -m models:/{name}@champion --env-manager local --port 5001",
+                  f"          serve: MLFLOW_TRACKING_URI={result.tracking_uri} {bin_dir}/tabflow serve --model {name}",
                   f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
                   f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)"]
     return "\n".join(lines)

@@ -24,8 +24,12 @@ class TabflowModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import joblib
         import keras
+        import tensorflow as tf
 
         self.network = keras.saving.load_model(context.artifacts["network"], compile=False)
+        # One traced graph for any batch size: an eager call of the network took most of a single-row request.
+        spec = tf.TensorSpec([None, self.network.input_shape[1]], tf.float32)
+        self.forward = tf.function(lambda x: self.network(x, training=False), input_signature=[spec])
         self.preprocessor = joblib.load(context.artifacts["preprocessor"])
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.features, self.classes = meta["features"], meta["classes"]
@@ -34,9 +38,13 @@ class TabflowModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """binary: probability and label; multiclass: probability_<class> for each class and label;
         regression: prediction (in the target's units)."""
-        from tabflow.model import predict_proba, transform
+        return self.predict_checked(check_input(model_input, self.schema))
 
-        out = predict_proba(self.network, transform(self.preprocessor, check_input(model_input, self.schema)))
+    def predict_checked(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """`predict` for rows that already passed check_input (tabflow serve checks them first, for a 422)."""
+        from tabflow.model import as_output, transform
+
+        out = as_output(self.forward(transform(self.preprocessor, rows)))
         if self.task == "regression":
             return pd.DataFrame({PREDICTION: out})
         if self.task == "multiclass":
@@ -85,20 +93,29 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     if extra:
         log.warning("ignoring %d column(s) the model does not use: %s", len(extra), ", ".join(map(str, extra[:10])))
     rows = frame[list(schema)]
-    typed = coerce(rows, {c: e["role"] for c, e in schema.items()})
+    numeric = [c for c, e in schema.items() if e["role"] == "numeric"]
     outside = {}
-    for name, entry in schema.items():
-        if entry["role"] == "numeric":
-            bad = rows[name].notna() & typed[name].isna()
-            if bad.any():
-                raise ValueError(f"column {name!r} must be numeric; {int(bad.sum())} value(s) are not numbers")
-            n = int(((typed[name] < entry["min"]) | (typed[name] > entry["max"])).sum())
-            if n:
-                outside[name] = n
+    if numeric:  # one block, not a column at a time: this runs on every request
+        typed = coerce(rows, {c: "numeric" for c in numeric})
+        bad = (rows[numeric].notna().to_numpy() & typed.isna().to_numpy()).sum(axis=0)
+        if bad.any():
+            name = numeric[int(np.argmax(bad > 0))]
+            raise ValueError(f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are not "
+                             "numbers")
+        low = np.array([_bound(schema[c].get("min"), -np.inf) for c in numeric])
+        high = np.array([_bound(schema[c].get("max"), np.inf) for c in numeric])
+        values = typed.to_numpy()
+        with np.errstate(invalid="ignore"):
+            counts = ((values < low) | (values > high)).sum(axis=0)
+        outside = {c: int(n) for c, n in zip(numeric, counts, strict=True) if n}
     if outside:
         log.warning("%d value(s) outside the range seen in training, in: %s", sum(outside.values()),
                     ", ".join(f"{c} ({n})" for c, n in outside.items()))
     return rows
+
+
+def _bound(value, default: float) -> float:
+    return default if value is None else float(value)
 
 
 def pip_requirements() -> list[str]:

@@ -1,0 +1,215 @@
+"""`tabflow serve` as a real process on 127.0.0.1, spoken to over HTTP; `tabflow predict` on a file."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import tabflow.pipeline
+from flows import training
+from tabflow.cli import main
+from tabflow.data import load_table
+from tests.flows.conftest import client_for, tiny_config
+
+NAME = "svc"
+SECRET = "SECRET-VALUE-1234"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, body: bytes | None = None, content_type: str = "application/json"):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = tmp_path_factory.mktemp("serving") / "mlruns"
+    first = training.train(tiny_config(model_name=NAME), store=str(store))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "serve", "--model", NAME,
+                             "--port", str(port), "--poll", "0.3"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            try:
+                if call(f"{url}/ping")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield store, url, first
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def rows(n: int = 5) -> pd.DataFrame:
+    return load_table("builtin:breast_cancer").drop(columns=["target"]).head(n)
+
+
+def in_process(store, frame: pd.DataFrame) -> pd.DataFrame:
+    mlflow.set_tracking_uri(client_for(store).tracking_uri)
+    mlflow.set_registry_uri(client_for(store).tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(frame)
+
+
+@pytest.mark.parametrize("form", ["dataframe_split", "dataframe_records", "inputs", "instances", "csv"])
+def test_each_protocol_form_answers_as_the_model_does(server, form):
+    store, url, _ = server
+    frame = rows()
+    body = {"dataframe_split": lambda: json.dumps({"dataframe_split": frame.to_dict(orient="split")}),
+            "dataframe_records": lambda: json.dumps({"dataframe_records": frame.to_dict(orient="records")}),
+            "inputs": lambda: json.dumps({"inputs": frame.to_dict(orient="list")}),
+            "instances": lambda: json.dumps({"instances": frame.to_dict(orient="records")}),
+            "csv": lambda: frame.to_csv(index=False)}[form]().encode()
+    status, text, headers = call(f"{url}/invocations", body, "text/csv" if form == "csv" else "application/json")
+    assert status == 200, text
+    served = pd.DataFrame(json.loads(text)["predictions"])
+    expected = in_process(store, frame)
+    np.testing.assert_allclose(served["probability"], expected["probability"], rtol=1e-12)
+    assert served["label"].tolist() == expected["label"].tolist() and headers.get("X-Model-Version") == "1"
+
+
+def bad(record: dict) -> bytes:
+    return json.dumps({"dataframe_records": [record]}).encode()
+
+
+BAD = [  # body, content type, status, words the message must hold
+    (b"{not json", "application/json", 400, "not valid JSON"),
+    (b'{"rows": []}', "application/json", 400, "exactly one of"),
+    (b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}', "application/json", 400, "malformed"),
+    (b'{"dataframe_split": "x", "inputs": {}}', "application/json", 400, "exactly one of"),
+    (b'{"dataframe_records": []}', "application/json", 422, "no rows"),
+    (b'{"dataframe_records": [{"mean radius": 1}]}', "application/json", 422, "lacks 29 column"),
+    (None, "application/json", 422, "must be numeric"),  # text in a numeric column: filled in below
+    (b"a,b\n1,2\n", "text/csv", 422, "lacks 30 column"),
+    (b"hello", "text/plain", 415, "not supported"),
+    (b"x" * (11 * 2**20), "application/json", 413, "larger than the limit"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "words"), BAD)
+def test_bad_requests_get_a_4xx_that_names_the_problem_without_the_data(server, body, content_type, status, words):
+    _, url, _ = server
+    if body is None:
+        body = bad({**rows(1).iloc[0].to_dict(), "mean radius": SECRET})
+    got, text, _ = call(f"{url}/invocations", body, content_type)
+    assert got == status, text
+    assert words in json.loads(text)["message"] and SECRET not in text and len(text) < 400
+
+
+def test_metadata_version_and_openapi(server):
+    _, url, first = server
+    meta = json.loads(call(f"{url}/metadata")[1])
+    assert meta["model"] == NAME and meta["alias"] == "champion" and meta["version"] == "1"
+    assert meta["tags"]["parent_run_id"] == first.parent_run_id and meta["input_schema"]["mean radius"]["role"] == \
+        "numeric"
+    assert json.loads(call(f"{url}/version")[1])["model_version"] == "1"
+    assert "/invocations" in json.loads(call(f"{url}/openapi.json")[1])["paths"]
+
+
+def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
+    """A client sends requests all along; a new version is trained and takes champion; then a broken version is
+    forced onto champion and refused, the old one serving on."""
+    store, url, _ = server
+    body = json.dumps({"dataframe_split": rows(3).to_dict(orient="split")}).encode()
+    seen, failures, stop = [], [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                status, text, headers = call(f"{url}/invocations", body)
+                (seen.append(headers.get("X-Model-Version")) if status == 200 else failures.append((status, text)))
+            except OSError as exc:
+                failures.append(exc)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        second = training.train(tiny_config(model_name=NAME, seed=7), store=str(store))
+        if second.decision.verdict != "PROMOTE":  # the gate's call; this test is about following the alias
+            assert main(["--store", str(store), "promote", NAME, second.decision.version, "--reason", "test",
+                         "--force"]) == 0
+        deadline = time.monotonic() + 60
+        while json.loads(call(f"{url}/metadata")[1])["version"] != second.decision.version:
+            assert time.monotonic() < deadline, "the server did not follow the alias"
+            time.sleep(0.2)
+
+        real = tabflow.pipeline.evaluate
+
+        def evaluate_then_break(model, splits, ctx):
+            scored = real(model, splits, ctx)
+            for path in store.rglob("network.keras"):
+                if model.model_uri.split("/")[-1] in str(path):
+                    path.write_bytes(b"not a keras file")
+            return scored
+
+        monkeypatch.setattr(tabflow.pipeline, "evaluate", evaluate_then_break)
+        broken = training.train(tiny_config(model_name=NAME, seed=8), store=str(store))
+        assert broken.decision.verdict != "PROMOTE", "a broken artifact never becomes champion by the gate"
+        assert main(["--store", str(store), "promote", NAME, broken.decision.version, "--reason", "test",
+                     "--force"]) == 0
+        deadline = time.monotonic() + 30
+        while broken.decision.version not in json.loads(call(f"{url}/metadata")[1])["refused_versions"]:
+            assert time.monotonic() < deadline, "the broken version was neither served nor refused"
+            time.sleep(0.2)
+        time.sleep(1)
+        assert json.loads(call(f"{url}/metadata")[1])["version"] == second.decision.version, "the old one serves on"
+        assert main(["--store", str(store), "rollback", NAME, "--to", "1", "--reason", "broken"]) == 0
+        deadline = time.monotonic() + 30
+        while json.loads(call(f"{url}/metadata")[1])["version"] != "1":
+            assert time.monotonic() < deadline, "the rollback was not picked up"
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == [] and len(seen) > 20
+    assert seen[0] == "1" and second.decision.version in seen and seen[-1] == "1"
+    assert broken.decision.version not in seen
+
+
+def test_batch_scoring_a_file_equals_in_process_predictions(server, tmp_path):
+    store, *_ = server
+    frame = load_table("builtin:breast_cancer").drop(columns=["target"])
+    frame.insert(0, "customer", [f"c{i}" for i in range(len(frame))])
+    source, output = tmp_path / "in.csv", tmp_path / "out.parquet"
+    frame.to_csv(source, index=False)
+    assert main(["--store", str(store), "predict", "--model", NAME, "--input", str(source),
+                 "--output", str(output)]) == 0
+    out = pd.read_parquet(output)
+    expected = in_process(store, pd.read_csv(source))
+    version = str(client_for(store).get_model_version_by_alias(NAME, "champion").version)
+    assert list(out.columns) == ["customer", "probability", "label", "model_version"]
+    assert out["customer"].tolist() == frame["customer"].tolist() and set(out["model_version"]) == {version}
+    np.testing.assert_allclose(out["probability"], expected["probability"], rtol=1e-12)
+    client = client_for(store)
+    [run] = client.search_runs([client.get_experiment_by_name(f"{NAME}-scoring").experiment_id])
+    assert run.data.metrics["rows"] == len(frame) and run.data.tags["model_version"] == version
+
+    missing = tmp_path / "missing.csv"
+    frame.drop(columns=["mean radius"]).to_csv(missing, index=False)
+    assert main(["--store", str(store), "predict", "--model", NAME, "--input", str(missing),
+                 "--output", str(tmp_path / "never.csv")]) == 2
+    assert not (tmp_path / "never.csv").exists() and not list(tmp_path.glob(".never*")), "nothing half-written"
