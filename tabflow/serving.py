@@ -105,6 +105,11 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
         low = np.array([_bound(schema[c].get("min"), -np.inf) for c in numeric])
         high = np.array([_bound(schema[c].get("max"), np.inf) for c in numeric])
         values = typed.to_numpy()
+        infinite = np.isinf(values).sum(axis=0)
+        if infinite.any():
+            name = numeric[int(np.argmax(infinite > 0))]
+            raise ValueError(f"column {name!r} has {int(infinite[numeric.index(name)])} infinite value(s); send "
+                             "finite numbers or leave the cells empty")
         with np.errstate(invalid="ignore"):
             counts = ((values < low) | (values > high)).sum(axis=0)
         outside = {c: int(n) for c, n in zip(numeric, counts, strict=True) if n}

@@ -103,6 +103,7 @@ BAD = [  # body, content type, status, words the message must hold
     (b'{"dataframe_records": []}', "application/json", 422, "no rows"),
     (b'{"dataframe_records": [{"mean radius": 1}]}', "application/json", 422, "lacks 29 column"),
     (None, "application/json", 422, "must be numeric"),  # text in a numeric column: filled in below
+    (b"INF", "text/csv", 422, "infinite value"),  # a row with inf: filled in below
     (b"a,b\n1,2\n", "text/csv", 422, "lacks 30 column"),
     (b"hello", "text/plain", 415, "not supported"),
     (b"x" * (11 * 2**20), "application/json", 413, "larger than the limit"),
@@ -114,6 +115,8 @@ def test_bad_requests_get_a_4xx_that_names_the_problem_without_the_data(server, 
     _, url, _ = server
     if body is None:
         body = bad({**rows(1).iloc[0].to_dict(), "mean radius": SECRET})
+    elif body == b"INF":
+        body = rows(1).assign(**{"mean radius": float("inf")}).to_csv(index=False).encode()
     got, text, _ = call(f"{url}/invocations", body, content_type)
     assert got == status, text
     assert words in json.loads(text)["message"] and SECRET not in text and len(text) < 400
