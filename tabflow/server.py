@@ -66,7 +66,6 @@ class Slot:
         self.name, self.alias, self.poll_s = name, alias, poll_s
         self.current: Loaded | None = None
         self.refused: dict[str, str] = {}  # version -> why it was not swapped in
-        self._stop = threading.Event()
 
     def start(self) -> None:
         self.refresh()
@@ -74,11 +73,9 @@ class Slot:
             raise RuntimeError(self.refused.get("start", f"no version of {self.name!r} holds @{self.alias}"))
         threading.Thread(target=self._watch, name="tabflow-alias-watch", daemon=True).start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.poll_s):
+    def _watch(self) -> None:  # a daemon thread: it ends with the server process
+        while True:
+            time.sleep(self.poll_s)
             try:
                 self.refresh()
             except Exception as exc:  # the registry may be briefly unreachable: keep serving, try again
