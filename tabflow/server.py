@@ -52,9 +52,12 @@ def load(name: str, version: str) -> Loaded:
     example = pyfunc.input_example
     if example is None or not hasattr(model, "schema"):
         raise RuntimeError("it is not a tabflow model with an input example")
-    out = model.predict(None, pd.DataFrame(example))
+    example = pd.DataFrame(example)
+    out = model.predict(None, example)
     if len(out) != len(example):
         raise RuntimeError("scoring its input example returned the wrong number of rows")
+    if not model.compile_for_rows(example):
+        log.warning("version %s of %s: small requests go through scikit-learn's pipeline (slower)", version, name)
     tags = dict(mlflow.MlflowClient().get_model_version(name, version).tags)
     return Loaded(name, version, model, tags)
 

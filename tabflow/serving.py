@@ -15,6 +15,7 @@ import pandas as pd
 import tabflow
 
 PROBABILITY, LABEL, PREDICTION = "probability", "label", "prediction"
+SMALL_REQUEST = 100  # rows; above this sklearn's per-call cost is spread thin and its pipeline runs as trained
 log = logging.getLogger("tabflow.serving")  # the CLI quiets it while a run scores its own test rows
 
 
@@ -40,11 +41,24 @@ class TabflowModel(mlflow.pyfunc.PythonModel):
         regression: prediction (in the target's units)."""
         return self.predict_checked(check_input(model_input, self.schema))
 
+    compiled = None  # tabflow.compiled.Compiled, set by `compile_for_rows`
+
+    def compile_for_rows(self, example: pd.DataFrame) -> bool:
+        """Replay the preprocessing in numpy for small requests (tabflow serve); False when it cannot."""
+        from tabflow.compiled import for_rows
+
+        self.compiled = for_rows(self.preprocessor, example)
+        return self.compiled is not None
+
     def predict_checked(self, rows: pd.DataFrame) -> pd.DataFrame:
         """`predict` for rows that already passed check_input (tabflow serve checks them first, for a 422)."""
         from tabflow.model import as_output, transform
 
-        out = as_output(self.forward(transform(self.preprocessor, rows)))
+        if self.compiled is not None and len(rows) <= SMALL_REQUEST:
+            matrix = self.compiled.transform(rows)
+        else:
+            matrix = transform(self.preprocessor, rows)
+        out = as_output(self.forward(matrix))
         if self.task == "regression":
             return pd.DataFrame({PREDICTION: out})
         if self.task == "multiclass":
@@ -92,19 +106,22 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in schema]
     if extra:
         log.warning("ignoring %d column(s) the model does not use: %s", len(extra), ", ".join(map(str, extra[:10])))
-    rows = frame[list(schema)]
+    rows = frame if list(frame.columns) == list(schema) else frame[list(schema)]
     numeric = [c for c, e in schema.items() if e["role"] == "numeric"]
     outside = {}
     if numeric:  # one block, not a column at a time: this runs on every request
-        typed = coerce(rows, {c: "numeric" for c in numeric})
-        bad = (rows[numeric].notna().to_numpy() & typed.isna().to_numpy()).sum(axis=0)
-        if bad.any():
-            name = numeric[int(np.argmax(bad > 0))]
-            raise ValueError(f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are not "
-                             "numbers")
+        block = rows[numeric]
+        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # JSON numbers: nothing to parse
+            values = block.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            values = coerce(block, dict.fromkeys(numeric, "numeric")).to_numpy(dtype="float64")
+            bad = (block.notna().to_numpy() & np.isnan(values)).sum(axis=0)
+            if bad.any():
+                name = numeric[int(np.argmax(bad > 0))]
+                raise ValueError(f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are "
+                                 "not numbers")
         low = np.array([_bound(schema[c].get("min"), -np.inf) for c in numeric])
         high = np.array([_bound(schema[c].get("max"), np.inf) for c in numeric])
-        values = typed.to_numpy()
         infinite = np.isinf(values).sum(axis=0)
         if infinite.any():
             name = numeric[int(np.argmax(infinite > 0))]
