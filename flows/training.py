@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 
 from tabflow.config import PipelineConfig
-from tabflow.pipeline import Evaluation, TrainedModel, record_data, tracked_run
+from tabflow.pipeline import Evaluation, RunContext, TrainedModel, record_data, tracked_run
 from tabflow.registry import Decision
-from tabflow.tuning import TuneResult
+from tabflow.schedule import skip_reason
+from tabflow.splitting import Splits
+from tabflow.tuning import TuneResult, shares
 from tasks.clean import clean_table
 from tasks.evaluate import evaluate_model
 from tasks.load import load_table
 from tasks.promote import promote_model
 from tasks.split import split_data
 from tasks.train import train_model
-from tasks.tune import tune_model
+from tasks.tune import finish_tuning, open_study, tune_model, tune_share
 from tasks.validate import validate_table
+
+DASK_ADDRESS = "TABFLOW_DASK_ADDRESS"  # the server profile: trials on this Dask scheduler's workers
 
 
 @dataclass(frozen=True)
@@ -36,14 +43,20 @@ class TrainingSummary:
 
 
 @flow(name="train", log_prints=False, persist_result=False)
-def train(cfg: PipelineConfig, store: str = "mlruns") -> TrainingSummary:
-    """Bad input fails before the MLflow run opens; any later failure marks the run FAILED, registers nothing."""
+def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | None = None
+          ) -> TrainingSummary | State:
+    """Bad input fails before the MLflow run opens; any later failure marks the run FAILED, registers nothing.
+    A scheduled run later than `max_late_minutes` ends at once as Completed, named Skipped, with the reason."""
+    late = skip_reason(flow_run.scheduled_start_time, datetime.now(UTC), max_late_minutes)
+    if late:
+        return Completed(name="Skipped", message=late)
     table = clean_table(validate_table(load_table(cfg.data), cfg), cfg)
     splits = split_data(table, cfg)
     tags = {"prefect_flow_run_id": str(flow_run.id or "")}
     with tracked_run(cfg, Path(store), tags) as run:
         record_data(run, table, splits)
-        best = tune_model(splits, run)
+        best = tune_on_dask(splits, run, os.environ[DASK_ADDRESS]) if os.environ.get(DASK_ADDRESS) else \
+            tune_model(splits, run)
         model = train_model(splits, best, run)
         scores = evaluate_model(model, splits, run)
         decision = promote_model(model, scores, splits, run, {**tags, "study": best.study_name,
@@ -51,3 +64,23 @@ def train(cfg: PipelineConfig, store: str = "mlruns") -> TrainingSummary:
     return TrainingSummary(cfg.model_name, run.tracking_uri, run.parent_run_id, best, model, scores, decision,
                            table.report, splits.class_balance())
 
+
+def tune_on_dask(splits: Splits, run: RunContext, address: str) -> TuneResult:
+    """The study spread over a Dask cluster: one share of trials per worker, all on the one shared study."""
+    from prefect_dask import DaskTaskRunner
+
+    return _tune_shared.with_options(task_runner=DaskTaskRunner(address=address))(splits, run, address)
+
+
+@flow(name="tune-on-dask", log_prints=False, persist_result=False)
+def _tune_shared(splits: Splits, run: RunContext, address: str) -> TuneResult:
+    from distributed import Client
+
+    retried, kept = open_study(splits, run)  # here, once: workers only open it
+    with Client(address, set_as_default=False) as client:
+        workers = [address.rsplit(":", 1)[0] for address in client.scheduler_info(n_workers=-1)["workers"]]
+    per_host = {host: workers.count(host) for host in workers}
+    remaining = max(run.cfg.tune.n_trials - kept, 0)  # retried trials are queued: the first ones any worker runs
+    futures = [tune_share.submit(splits, run, n, per_host) for n in shares(remaining, len(workers))]
+    get_run_logger().info("trials per Dask worker: %s", [future.result() for future in futures])
+    return finish_tuning(splits, run, kept, retried)

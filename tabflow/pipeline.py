@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,11 +26,21 @@ from tabflow.model import MLPParams, capped_categories, fit_network, prepare
 from tabflow.registry import Decision
 from tabflow.servecheck import Checker
 from tabflow.splitting import Splits
-from tabflow.tuning import SearchSpace, TrialRecord, TuneResult, make_objective, open_study, optimize
+from tabflow.tuning import (
+    SearchSpace,
+    TrialRecord,
+    TuneResult,
+    make_objective,
+    open_study,
+    optimize,
+    run_trials,
+    summarize,
+)
 from tabflow.tuning import study_name as make_study_name
 from tabflow.workers import is_dead, worker_id
 
 log = logging.getLogger("tabflow")
+OPTUNA_STORAGE = "TABFLOW_OPTUNA_STORAGE"  # the server profile's study database, e.g. postgresql+psycopg2://...
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class RunContext:
     experiment_id: str
     parent_run_id: str
     cfg: PipelineConfig
+    optuna_storage: str | None = None  # a database URL shared by trial workers; None: a journal in the store
     checker: Checker = field(default_factory=Checker, compare=False, repr=False)  # servability, pre-started
 
 
@@ -73,7 +85,8 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
                                 tags={**all_tags, "worker": worker_id()})
     tracking.log_all(client, run_id, params=_flatten(cfg.model_dump(mode="json")))
     log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
-    ctx = RunContext(store=store, tracking_uri=uri, experiment_id=experiment, parent_run_id=run_id, cfg=cfg)
+    ctx = RunContext(store=store.resolve(), tracking_uri=uri, experiment_id=experiment, parent_run_id=run_id, cfg=cfg,
+                     optuna_storage=os.environ.get(OPTUNA_STORAGE) or None)
     try:
         yield ctx
     except BaseException:
@@ -109,38 +122,95 @@ def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
 
 def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
-    cfg, space, client = ctx.cfg, SearchSpace(), MlflowClient()
-    name = make_study_name(cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task,
+    study = open_tuning(splits, ctx)
+    data = _trial_data(splits, ctx)
+    with _trial_logging(ctx, study.study_name, data.head.objective) as on_trial_end:
+        objective = make_objective(data, SearchSpace(), ctx.cfg.tune, ctx.cfg.seed, on_trial_end)
+        result = optimize(study, objective, ctx.cfg.tune, data.head.objective)
+    return _record_tuning(ctx, result)
+
+
+def open_tuning(splits: Splits, ctx: RunContext):
+    """The run's study, created here (once, before any worker opens it) or resumed."""
+    cfg = ctx.cfg
+    name = make_study_name(cfg.model_name, splits.digest, SearchSpace(), cfg.split, cfg.seed, cfg.tune, splits.task,
                            splits.roles)
-    data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight).sample(cfg.tune.max_rows, cfg.seed)
+    return open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner,
+                      ctx.optuna_storage)
+
+
+def tune_share(splits: Splits, ctx: RunContext, share: int, threads: int | None = None) -> int:
+    """One worker's part of a shared study (a Dask task): trials until the study's budget is met, each logged as
+    a child run. Returns how many trials it ran; the results travel through the study, not through this call."""
+    if threads:
+        _limit_threads(threads)
+    import mlflow
+
+    mlflow.set_tracking_uri(ctx.tracking_uri)  # what the flow used: a worker's own environment may differ
+    mlflow.set_registry_uri(ctx.tracking_uri)
+    study = open_tuning(splits, ctx)
+    data = _trial_data(splits, ctx)
+    with _trial_logging(ctx, study.study_name, data.head.objective) as on_trial_end:
+        objective = make_objective(data, SearchSpace(), ctx.cfg.tune, ctx.cfg.seed, on_trial_end)
+        return run_trials(study, objective, ctx.cfg.tune, data.head.objective, share)
+
+
+def finish_tuning(splits: Splits, ctx: RunContext, done_before: int, retried: tuple[int, ...]) -> TuneResult:
+    """The study's best trial once every share has returned."""
+    study = open_tuning(splits, ctx)
+    metric = "val_rmse" if splits.task == "regression" else "val_log_loss"  # tabflow.model.Head.objective
+    return _record_tuning(ctx, summarize(study, done_before, retried, metric))
+
+
+def _trial_data(splits: Splits, ctx: RunContext):
+    data = prepare(splits, ctx.cfg.data.max_categories, ctx.cfg.train.class_weight).sample(ctx.cfg.tune.max_rows,
+                                                                                           ctx.cfg.seed)
     if len(data.x_train) < splits.sizes()["train"]:
         log.info("trials train on %d of %d training rows and validate on %d (tune.max_rows); the final fit uses all",
                  len(data.x_train), splits.sizes()["train"], len(data.x_val))
-    objective_name = data.head.objective
-    study = open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner)
+    return data
+
+
+@contextmanager
+def _trial_logging(ctx: RunContext, study: str, objective_name: str):
+    """A hook that logs each finished trial as a child run of the parent, on a thread: logging a trial (~55 ms of
+    SQLite writes) overlaps the next trial's training. Leaving the block waits for every trial's run, also when
+    tuning fails, and raises any logging error."""
+    client = MlflowClient()
 
     def log_trial(rec: TrialRecord) -> None:
         run_id = tracking.start_run(client, ctx.experiment_id, f"trial-{rec.number}", parent=ctx.parent_run_id,
-                                    tags={"kind": "trial", "study": name, "trial": rec.number,
-                                          "trial_state": rec.state})
+                                    tags={"kind": "trial", "study": study, "trial": rec.number,
+                                          "trial_state": rec.state, "worker": worker_id()})
         best = {f"best_{objective_name}": rec.value} if rec.value is not None else {}
         tracking.log_all(client, run_id, params=rec.params, history=rec.history,
                          metrics={**best, "trial_seconds": rec.seconds})
         client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
 
-    # Logging a trial (~55 ms of SQLite writes) overlaps the next trial's training; leaving the block waits for
-    # every trial's run, also when tuning fails, and .result() raises any logging error here.
+    logged = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabflow-trial-log") as logger:
-        logged = []
-        objective = make_objective(data, space, cfg.tune, cfg.seed,
-                                   on_trial_end=lambda rec: logged.append(logger.submit(log_trial, rec)))
-        result = optimize(study, objective, cfg.tune, objective_name)
+        yield lambda rec: logged.append(logger.submit(log_trial, rec))
     for future in logged:
         future.result()
-    tracking.log_all(client, ctx.parent_run_id, metrics={f"best_{objective_name}": result.best_value},
+
+
+def _record_tuning(ctx: RunContext, result: TuneResult) -> TuneResult:
+    tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics={f"best_{result.objective}": result.best_value},
                      params={f"best_{k}": v for k, v in result.best_params.items()},
-                     tags={"study": name, "best_trial": result.best_number})
+                     tags={"study": result.study_name, "best_trial": result.best_number})
     return result
+
+
+def _limit_threads(threads: int) -> None:
+    """TensorFlow's thread pools, sized before its first op: workers sharing a machine should not fight over
+    its cores. Too late once this process has run TensorFlow (a worker's second share): then left as it is."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    except RuntimeError:
+        pass
 
 
 def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunContext) -> TrainedModel:

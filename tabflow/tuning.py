@@ -91,15 +91,27 @@ def study_name(model_name: str, data_digest: str, space: SearchSpace, split: Spl
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def open_study(name: str, journal: Path, seed: int, pruner: str) -> optuna.Study:
-    """A journal file store: safe across processes on one machine and ~10x faster than SQLite here."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None = None) -> optuna.Study:
+    """The study, created if missing. `url` (a database, e.g. PostgreSQL) is shared by workers on several
+    machines; without it a journal file: safe across processes on one machine and ~10x faster than SQLite here.
+    Create it in one process before workers open it: two processes creating the schema at once crashed one."""
+    if url:
+        from optuna.storages import RDBStorage, RetryFailedTrialCallback
 
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(journal)))
+        # Heartbeats let any worker fail a trial whose process died on another machine, and queue its retry.
+        storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=4 * HEARTBEAT_S,
+                             failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+    else:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        storage = JournalStorage(JournalFileBackend(str(journal)))
     return optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,
                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner(pruner))
+
+
+HEARTBEAT_S = 30
 
 
 def _pruner(kind: str) -> optuna.pruners.BasePruner:
@@ -171,19 +183,49 @@ def _reporter(trial: optuna.Trial, objective: str):
 
 def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str = "val_log_loss") -> TuneResult:
     """Run the trials still missing from the study's budget (finished ones from earlier runs count)."""
+    retried, done = begin(study)
+    run_trials(study, objective, cfg, metric)
+    return summarize(study, done, retried, metric)
+
+
+def begin(study: optuna.Study) -> tuple[tuple[int, ...], int]:
+    """Retry what a crash interrupted; returns the retried trial numbers and the finished trials kept."""
     retried = recover_interrupted(study)
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
-    remaining = max(cfg.n_trials - done, 0)
     if done:
         log.info("study %s: %d finished trials kept%s", study.study_name, done,
                  f", interrupted trial(s) {list(retried)} to retry" if retried else "")
+    return retried, done
+
+
+def run_trials(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str, share: int | None = None
+               ) -> int:
+    """Trials until the study holds cfg.n_trials finished ones, counting those other workers finish meanwhile,
+    and at most `share` of them here; returns how many this process ran."""
+    from optuna.study import MaxTrialsCallback
+
+    remaining = max(cfg.n_trials - len(study.get_trials(deepcopy=False, states=FINISHED)), 0)
+    remaining = remaining if share is None else min(share, remaining)
+    mine = []
     gc.freeze()  # the heap of Prefect + MLflow objects makes each per-trial clear_session's gc ~2x slower
     try:
         if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=cfg.timeout_s, callbacks=[_progress(cfg, metric)],
-                           gc_after_trial=False)
+            study.optimize(objective, n_trials=remaining, timeout=cfg.timeout_s, gc_after_trial=False,
+                           callbacks=[MaxTrialsCallback(cfg.n_trials, states=FINISHED), _progress(cfg, metric),
+                                      lambda _, trial: mine.append(trial.number)])
     finally:
         gc.unfreeze()
+    return len(mine)
+
+
+def shares(remaining: int, workers: int) -> list[int]:
+    """The remaining budget split over workers as evenly as it goes (a fixed share each, so a study of 20 trials
+    ends with 20, not 20 plus one more per worker racing for the last slot). Workers with no share get none."""
+    base, extra = divmod(remaining, max(workers, 1))
+    return [n for n in (base + (i < extra) for i in range(workers)) if n]
+
+
+def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], metric: str) -> TuneResult:
     finished = study.get_trials(deepcopy=False, states=FINISHED)
     if not any(t.state == TrialState.COMPLETE for t in finished):
         from tabflow.errors import TabflowError
@@ -192,7 +234,7 @@ def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: 
     best = study.best_trial
     return TuneResult(study_name=study.study_name, best_number=best.number, best_value=float(best.value),
                       best_params=dict(best.params), n_finished=len(finished),
-                      n_run=len(finished) - done, retried=retried, objective=metric)
+                      n_run=len(finished) - done_before, retried=retried, objective=metric)
 
 
 def _progress(cfg: TuneConfig, metric: str):
