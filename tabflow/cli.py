@@ -58,18 +58,29 @@ def _parser() -> argparse.ArgumentParser:
                         help="local tracking, registry and study store (default: ./mlruns)")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="load, validate, clean, split, tune, train, evaluate and promote")
-    run.add_argument("--data", help="PATH.csv, PATH.parquet or builtin:breast_cancer")
-    run.add_argument("--target", help="the column to predict (default: target)")
-    run.add_argument("--model-name", help="registered model name (default: the data file's stem)")
-    run.add_argument("--config", help="a YAML file with any of the settings (flags win)")
-    run.add_argument("--trials", type=int, help="finished Optuna trials the study should hold (default: 20)")
-    run.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    run.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
-    run.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"),
-                     help="what to predict (default: auto, from the target column)")
-    run.add_argument("--allow-schema-change", action="store_true", default=None,
-                     help="promote over a champion that cannot read the new columns (the floors decide)")
+    _config_flags(run)
     run.set_defaults(command=_run)
+    dep = sub.add_parser("deploy", help="schedule the training or scoring flow on a Prefect server's work pool")
+    kinds = dep.add_subparsers(required=True, metavar="FLOW")
+    for kind in ("train", "score"):
+        each = kinds.add_parser(kind, help=f"deploy the {'training' if kind == 'train' else 'batch scoring'} flow")
+        when = each.add_mutually_exclusive_group()
+        when.add_argument("--cron", help='a cron schedule, e.g. "0 3 * * 1" (Mondays 03:00 UTC)')
+        when.add_argument("--interval", type=float, metavar="SECONDS", help="a run every SECONDS")
+        each.add_argument("--pool", default="tabflow", help="the process work pool (default: tabflow)")
+        if kind == "train":
+            _config_flags(each)
+            each.add_argument("--max-late-minutes", type=float, default=60.0,
+                              help="skip a scheduled run that starts this much later than its slot (default: 60)")
+        else:
+            each.add_argument("--model", required=True, metavar="NAME[@alias|/version]")
+            each.add_argument("--input", required=True, help="PATH.csv or PATH.parquet, read at each run")
+            each.add_argument("--output", required=True, help="PATH.csv or PATH.parquet, replaced at each run")
+            each.add_argument("--keys", help="comma-separated input columns to copy to the output")
+        each.set_defaults(command=_deploy, kind=kind)
+    wrk = sub.add_parser("worker", help="run deployed flows: a Prefect process worker polling the pool")
+    wrk.add_argument("--pool", default="tabflow")
+    wrk.set_defaults(command=_worker)
     show = sub.add_parser("show", help="a registered version's aliases and lineage tags")
     show.add_argument("ref", metavar="NAME[@alias|/version]")
     show.set_defaults(command=_show)
@@ -109,6 +120,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    """The settings a run takes; every one also lives in the YAML (--config)."""
+    parser.add_argument("--data", help="PATH.csv, PATH.parquet or builtin:breast_cancer")
+    parser.add_argument("--target", help="the column to predict (default: target)")
+    parser.add_argument("--model-name", help="registered model name (default: the data file's stem)")
+    parser.add_argument("--config", help="a YAML file with any of the settings (flags win)")
+    parser.add_argument("--trials", type=int, help="finished Optuna trials the study should hold (default: 20)")
+    parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    parser.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
+    parser.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"),
+                        help="what to predict (default: auto, from the target column)")
+    parser.add_argument("--allow-schema-change", action="store_true", default=None,
+                        help="promote over a champion that cannot read the new columns (the floors decide)")
+
+
 def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:
     """Environment that keeps Prefect, MLflow and Keras state out of $HOME and their chatter off the terminal.
 
@@ -136,11 +162,8 @@ def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     from tabflow import data
-    from tabflow.config import load_config
 
-    cfg = load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
-                      trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task,
-                      allow_schema_change=args.allow_schema_change)
+    cfg = _config(args)
     columns = data.peek_columns(cfg.data.source)  # fail in milliseconds, not after the start-up costs
     if columns is not None:
         data.require_target(columns, cfg.data.target)
@@ -257,6 +280,50 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"scored {scored.rows} rows of {args.input} with {scored.model} version {scored.version} in "
           f"{scored.seconds:.1f} s -> {scored.output}")
     return 0
+
+
+def _config(args: argparse.Namespace):
+    from tabflow.config import load_config
+
+    return load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
+                       trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task,
+                       allow_schema_change=args.allow_schema_change)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    _require_prefect_server("tabflow deploy")
+    schedule = {"cron": args.cron} if args.cron else {"interval": args.interval} if args.interval else {}
+    if args.kind == "train":
+        cfg = _config(args)  # validated here, not at 03:00 on the worker
+        from flows.deployments import deploy_training
+
+        done = deploy_training(cfg, args.store, schedule, args.pool, args.max_late_minutes)
+    else:
+        from flows.deployments import deploy_scoring
+
+        keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
+        done = deploy_scoring(args.model, args.input, args.output, keys, args.store, schedule, args.pool)
+    print(f"deployed {done.name} on pool {args.pool!r}: {done.schedule}; run it now with: "
+          f"prefect deployment run {done.name!r}")
+    if not done.workers:
+        print(f"no worker polls pool {args.pool!r} yet: runs wait (then show as Late) until one does; start one "
+              f"with: tabflow worker --pool {args.pool}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """`prefect worker start` for a process pool, with tabflow's environment (quiet libraries, project state)."""
+    _require_prefect_server("tabflow worker")
+    print(f"worker polling pool {args.pool!r} at {os.environ['PREFECT_API_URL']}; Ctrl+C stops it", flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type",
+                              "process"])
+    return 0  # not reached
+
+
+def _require_prefect_server(command: str) -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise TabflowError(f"{command} needs a Prefect server that outlives this command: set PREFECT_API_URL "
+                           "(start one with `prefect server start`, see the README's server profile)")
 
 
 def _prefect_server() -> LocalPrefectServer | None:
