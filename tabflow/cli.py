@@ -168,10 +168,8 @@ def _run(args: argparse.Namespace) -> int:
     if columns is not None:
         data.require_target(columns, cfg.data.target)
     server = _prefect_server()  # beside the TensorFlow import
-    import optuna
     import tensorflow  # noqa: F401
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow prints its own line per trial
     from flows.training import train
     from tabflow.report import summary
 

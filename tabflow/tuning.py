@@ -107,6 +107,7 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
 
         journal.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(journal)))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow logs its own line per trial (_progress)
     return optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,
                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner(pruner))
 

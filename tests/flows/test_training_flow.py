@@ -136,6 +136,14 @@ def test_failure_before_promotion_registers_nothing(tmp_path, monkeypatch):
     assert [run.info.status for run in parents] == ["FAILED"]
 
 
+def test_a_late_scheduled_run_is_skipped_and_tracks_nothing(tmp_path):
+    store = tmp_path / "mlruns"
+    state = training.train(tiny_config(), store=str(store), max_late_minutes=-1, return_state=True)
+    assert state.is_completed() and state.name == "Skipped"
+    assert "max_late_minutes" in state.message
+    assert not (store / "mlflow.db").exists(), "a skipped run opens no MLflow run"
+
+
 def test_tabflow_ui_serves_the_runs(first_run):
     """`tabflow ui` starts the real MLflow server on 127.0.0.1 over the store; its API lists parent and children."""
     import json

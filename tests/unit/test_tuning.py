@@ -13,6 +13,8 @@ from tabflow.tuning import (
     open_study,
     optimize,
     recover_interrupted,
+    run_trials,
+    shares,
     study_name,
 )
 
@@ -79,3 +81,29 @@ def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
 @pytest.mark.parametrize("pruner", ["median", "hyperband", "none"])
 def test_every_pruner_builds(tmp_path, pruner):
     assert open_study(f"p-{pruner}", tmp_path / "j.journal", 0, pruner).pruner is not None
+
+
+def test_shares_split_the_budget_exactly():
+    assert shares(20, 2) == [10, 10]
+    assert shares(5, 2) == [3, 2]
+    assert shares(1, 3) == [1], "workers with nothing to do get no share"
+    assert shares(0, 2) == []
+    assert sum(shares(17, 4)) == 17
+
+
+def test_workers_sharing_a_study_stop_at_its_budget(tmp_path, splits):
+    """Two shares run against one study (as two Dask workers do): the study ends with exactly the budget and
+    a share never runs more than it was given."""
+    data, cfg = prepare(splits), TuneConfig(n_trials=3, max_epochs=1, pruner="none")
+    journal = tmp_path / "j.journal"
+    open_study("shared", journal, seed=0, pruner="none")  # created once, then opened by each worker
+    ran = [run_trials(open_study("shared", journal, seed=0, pruner="none"),
+                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", share)
+           for share in shares(cfg.n_trials, 2)]
+    assert ran == [2, 1]
+    finished = open_study("shared", journal, seed=0, pruner="none").get_trials(states=(
+        optuna.trial.TrialState.COMPLETE,))
+    assert len(finished) == 3
+    assert run_trials(open_study("shared", journal, seed=0, pruner="none"),
+                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", 5) == 0, \
+        "a study at its budget runs nothing more"
