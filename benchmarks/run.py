@@ -41,8 +41,7 @@ def main() -> None:
     measured = {}
     for section in SECTIONS:
         if section in chosen:
-            measured[section] = [*MEASURE[section](args)[:1], stamp, "", *MEASURE[section](args)[1:]] \
-                if False else _with_stamp(MEASURE[section](args), stamp)
+            measured[section] = _with_stamp(MEASURE[section](args), stamp)
     write_results(measured)
 
 

@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from tabflow.config import PipelineConfig
-from tabflow.pipeline import Evaluation, RunContext, TrainedModel, record_data, tracked_run
+from tabflow.pipeline import Evaluation, RunContext, TrainedModel, record_data, timed, tracked_run
 from tabflow.registry import Decision
 from tabflow.schedule import skip_reason
 from tabflow.splitting import Splits
@@ -69,7 +69,8 @@ def tune_on_dask(splits: Splits, run: RunContext, address: str) -> TuneResult:
     """The study spread over a Dask cluster: one share of trials per worker, all on the one shared study."""
     from prefect_dask import DaskTaskRunner
 
-    return _tune_shared.with_options(task_runner=DaskTaskRunner(address=address))(splits, run, address)
+    with timed(run, "tune"):
+        return _tune_shared.with_options(task_runner=DaskTaskRunner(address=address))(splits, run, address)
 
 
 @flow(name="tune-on-dask", log_prints=False, persist_result=False)
