@@ -13,8 +13,11 @@ COPY pyproject.toml README.md ./
 COPY tabflow ./tabflow
 COPY tasks ./tasks
 COPY flows ./flows
+# tabflow creates ./.prefect and writes caches under its store (./mlruns) at start: both must be the user's,
+# or every command fails with PermissionError in the root-owned /app.
 RUN pip install --no-cache-dir . \
-    && useradd --create-home --uid 10001 tabflow
+    && useradd --create-home --uid 10001 tabflow \
+    && install -d -o 10001 /app/mlruns /app/.prefect
 
 USER 10001
 ENV TABFLOW_MODEL=model \
