@@ -53,7 +53,7 @@ def experiment_id(client: MlflowClient, name: str, store: Path) -> str:
 
 def start_run(client: MlflowClient, experiment: str, name: str, parent: str | None = None,
               tags: dict | None = None) -> str:
-    tags = {MLFLOW_RUN_NAME: name, **(tags or {})}
+    tags = {MLFLOW_RUN_NAME: name, **{k: str(v) for k, v in (tags or {}).items()}}  # a tracking server wants text
     if parent:
         tags[MLFLOW_PARENT_RUN_ID] = parent
     return client.create_run(experiment, run_name=name, tags=tags).info.run_id
