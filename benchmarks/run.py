@@ -393,8 +393,57 @@ def serving_section(s: dict) -> list[str]:
     ]
 
 
-SECTIONS = ("training", "tables", "scale", "bootstrap", "serving")
-NUMBERS = {"training": ("1", "2"), "tables": ("3",), "scale": ("4",), "bootstrap": ("5",), "serving": ("6",)}
+def measure_profile(repeats: int) -> dict:
+    """benchmarks/profile.py: trials on Dask workers (12 trials) and Prefect's cost per flow run per profile."""
+    def run(*args: str) -> dict:
+        done = subprocess.run([sys.executable, str(HERE / "profile.py"), *args], cwd=HERE.parent, check=True,
+                              capture_output=True, text=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return {"dask": run("dask", str(PROFILE_TRIALS), str(min(repeats, 3))), "prefect": run("prefect", "10")}
+
+
+PROFILE_TRIALS = 12
+
+
+def profile_section(p: dict) -> list[str]:
+    d, f = p["dask"], p["prefect"]
+    base = d["in-process"]
+    rows = [(key, d[key]) for key in ("in-process", "1 Dask worker", "2 Dask workers")]
+    return [
+        "## 7. The server profile: trials on Dask, Prefect per flow run",
+        "",
+        f"`python benchmarks/profile.py dask {d['trials']} REPEATS`: the tuning stage (`seconds_tune` of the parent "
+        "run) of `tabflow run` on the demo table, in the flow's process and spread over a local Dask cluster of one "
+        "and of two worker processes (`--nthreads 1`; TensorFlow threads = cores / workers on the machine), each "
+        "run a fresh study in the journal store, workers warmed up by one run first. Medians; this machine has "
+        f"{os.cpu_count()} cores, so two workers can at best halve the time.",
+        "",
+        "| trials run | seconds | trials per minute | against in-process |",
+        "|---|---:|---:|---:|",
+        *[f"| {label} | {sec:.1f} | {60 * d['trials'] / sec:.1f} | {base / sec:.2f}x |" for label, sec in rows],
+        "",
+        f"Orchestration cost per trial on one Dask worker: {(d['1 Dask worker'] - base) / d['trials']:+.2f} s "
+        "(a Dask task per share, the preprocessing fitted again on each worker, trials logged from there).",
+        "",
+        "`python benchmarks/profile.py prefect 10`: a flow of six no-op tasks, ten runs in one process after a "
+        "first one, against the embedded temporary server (SQLite, what `tabflow run` starts) and a Prefect server "
+        "on PostgreSQL, both started by the benchmark on 127.0.0.1. Medians.",
+        "",
+        "| Prefect API | seconds per flow run |",
+        "|---|---:|",
+        *[f"| {label} | {f[label]:.2f} |" for label in ("embedded (SQLite)", "server (PostgreSQL)",
+                                                          "embedded, heartbeats off")],
+        "",
+        "Turning flow-run heartbeats off (what tabflow did on the embedded server until this was measured) cost "
+        "about a second per flow run with Prefect 3.9.1, so tabflow leaves them on.",
+        "",
+    ]
+
+
+SECTIONS = ("training", "tables", "scale", "bootstrap", "serving", "profile")
+NUMBERS = {"training": ("1", "2"), "tables": ("3",), "scale": ("4",), "bootstrap": ("5",), "serving": ("6",),
+           "profile": ("7",)}
 MEASURE = {
     "training": lambda a: training_section(measure_overhead(a.repeats, a.trials), measure_quality(a.seeds, a.trials),
                                            a),
@@ -402,6 +451,7 @@ MEASURE = {
     "scale": lambda a: scale_section(measure_scale(SCALE_ROWS, a.repeats), a.repeats),
     "bootstrap": lambda a: bootstrap_section(measure_bootstrap(a.repeats), a.repeats),
     "serving": lambda a: serving_section(measure_serving(a.repeats)),
+    "profile": lambda a: profile_section(measure_profile(a.repeats)),
 }
 
 

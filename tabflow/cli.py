@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     _open_tracking_store(Path(args.store))  # ~1 s of SQLAlchemy set-up, done while the server starts
     if server:
         server.wait_ready()
-    print(summary(_call_flow(train, cfg, args.store, heartbeat=server is None)))
+    print(summary(_call_flow(train, cfg, args.store)))
     return 0
 
 
@@ -207,15 +207,12 @@ def _open_tracking_store(store: Path) -> None:
     MlflowClient().search_experiments(max_results=1)  # MLflow caches the store, engine and migrations check
 
 
-def _call_flow(flow, cfg, store: str, heartbeat: bool, kwargs: dict | None = None):
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    # The heartbeat thread costs ~1 s a flow run when it is joined; a temporary server has no one to tell.
-    settings = {} if heartbeat else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    with temporary_settings(settings):
-        if kwargs is not None:
-            return flow(**kwargs, store=str(Path(store).resolve()))
-        return flow(cfg, store=str(Path(store).resolve()))
+def _call_flow(flow, cfg, store: str, kwargs: dict | None = None):
+    # Heartbeats stay on: with PREFECT_FLOWS_HEARTBEAT_FREQUENCY unset a flow run of six tasks took ~1 s longer
+    # here (Prefect 3.9.1; benchmarks/profile.py), the opposite of what turning them off once saved.
+    if kwargs is not None:
+        return flow(**kwargs, store=str(Path(store).resolve()))
+    return flow(cfg, store=str(Path(store).resolve()))
 
 
 def _registry(args: argparse.Namespace):
@@ -273,7 +270,7 @@ def _predict(args: argparse.Namespace) -> int:
     if server:
         server.wait_ready()
     keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
-    scored = _call_flow(score, None, args.store, heartbeat=server is None,
+    scored = _call_flow(score, None, args.store,
                         kwargs={"model": args.model, "source": args.input, "output": args.output, "keys": keys})
     print(f"scored {scored.rows} rows of {args.input} with {scored.model} version {scored.version} in "
           f"{scored.seconds:.1f} s -> {scored.output}")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -96,11 +97,13 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
     machines; without it a journal file: safe across processes on one machine and ~10x faster than SQLite here.
     Create it in one process before workers open it: two processes creating the schema at once crashed one."""
     if url:
-        from optuna.storages import RDBStorage, RetryFailedTrialCallback
+        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
         # Heartbeats let any worker fail a trial whose process died on another machine, and queue its retry.
-        storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=4 * HEARTBEAT_S,
-                             failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5, and measured to work here
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=4 * HEARTBEAT_S,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
