@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from tabflow.config import PipelineConfig
+from tabflow.errors import TabflowError
 from tabflow.pipeline import Evaluation, RunContext, TrainedModel, record_data, timed, tracked_run
 from tabflow.registry import Decision
 from tabflow.schedule import skip_reason
@@ -78,8 +79,15 @@ def _tune_shared(splits: Splits, run: RunContext, address: str) -> TuneResult:
     from distributed import Client
 
     retried, kept = open_study(splits, run)  # here, once: workers only open it
-    with Client(address, set_as_default=False) as client:
-        workers = [address.rsplit(":", 1)[0] for address in client.scheduler_info(n_workers=-1)["workers"]]
+    try:
+        with Client(address, set_as_default=False, timeout=30) as client:
+            workers = [worker.rsplit(":", 1)[0] for worker in client.scheduler_info(n_workers=-1)["workers"]]
+    except OSError as exc:
+        raise TabflowError(f"cannot reach the Dask scheduler at {address} ({exc}); check TABFLOW_DASK_ADDRESS "
+                           "and that the scheduler runs") from None
+    if not workers:
+        raise TabflowError(f"the Dask cluster at {address} has no workers; start some with `dask worker {address} "
+                           "--nthreads 1`, or unset TABFLOW_DASK_ADDRESS to tune in this process")
     per_host = {host: workers.count(host) for host in workers}
     remaining = max(run.cfg.tune.n_trials - kept, 0)  # retried trials are queued: the first ones any worker runs
     futures = [tune_share.submit(splits, run, n, per_host) for n in shares(remaining, len(workers))]

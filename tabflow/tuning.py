@@ -102,8 +102,17 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         # Heartbeats let any worker fail a trial whose process died on another machine, and queue its retry.
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5, and measured to work here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=4 * HEARTBEAT_S,
-                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            try:
+                storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=4 * HEARTBEAT_S,
+                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            except Exception as exc:  # SQLAlchemy's errors: a bad URL, a missing driver, a server that is down
+                from sqlalchemy.engine import make_url
+
+                from tabflow.errors import TabflowError
+
+                shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+                raise TabflowError(f"cannot open the study database {shown} ({type(exc).__name__}); check "
+                                   "TABFLOW_OPTUNA_STORAGE and that the database server runs") from None
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
