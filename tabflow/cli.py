@@ -113,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--workers", type=int, default=1)
     srv.add_argument("--poll", type=float, default=5.0, help="seconds between checks of the alias (default: 5)")
     srv.add_argument("--max-body-mb", type=float, default=10.0, help="larger request bodies get 413")
+    srv.add_argument("--webhook-url", help="this server's /hooks/mlflow address as the MLflow server reaches it: "
+                     "registers an MLflow webhook so alias moves arrive at once (needs TABFLOW_WEBHOOK_SECRET)")
     srv.set_defaults(command=_serve)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
     ui.add_argument("--port", type=int, default=5000)
@@ -341,6 +343,17 @@ def _serve(args: argparse.Namespace) -> int:
     if alias_version(MlflowClient(), args.model, args.alias) is None:
         raise TabflowError(f"no version of {args.model!r} holds @{args.alias}; train one with `tabflow run` or "
                            "check --model and --alias")
+    if args.webhook_url:
+        from tabflow.server import WEBHOOK_SECRET, register_webhook
+        from tabflow.tracking import is_local
+
+        if is_local(MlflowClient().tracking_uri):
+            raise TabflowError("--webhook-url needs an MLflow tracking server (MLFLOW_TRACKING_URI=http...): a local "
+                               "store sends no webhooks; drop the flag, the alias is polled every --poll seconds")
+        if len(os.environ.get(WEBHOOK_SECRET, "")) < 16:
+            raise TabflowError(f"--webhook-url needs {WEBHOOK_SECRET} set to a secret of 16+ characters: it signs "
+                               "each delivery")
+        register_webhook(args.webhook_url, os.environ[WEBHOOK_SECRET])
     print(f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
           flush=True)
     serve(str(Path(args.store).resolve()), args.model, args.alias, args.host, args.port, args.workers, args.poll,

@@ -9,6 +9,9 @@ the model they started with, and a version that fails its check is refused while
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -23,6 +26,7 @@ from fastapi import Request  # at module level: FastAPI resolves the endpoint's 
 import tabflow
 
 log = logging.getLogger("tabflow.server")
+WEBHOOK_SECRET = "TABFLOW_WEBHOOK_SECRET"  # shared with the MLflow server's webhook; enables POST /hooks/mlflow
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 
@@ -69,6 +73,7 @@ class Slot:
         self.name, self.alias, self.poll_s = name, alias, poll_s
         self.current: Loaded | None = None
         self.refused: dict[str, str] = {}  # version -> why it was not swapped in
+        self.wake = threading.Event()  # set by an MLflow webhook: check the alias now, not at the next poll
 
     def start(self) -> None:
         self.refresh()
@@ -78,7 +83,8 @@ class Slot:
 
     def _watch(self) -> None:  # a daemon thread: it ends with the server process
         while True:
-            time.sleep(self.poll_s)
+            self.wake.wait(self.poll_s)
+            self.wake.clear()
             try:
                 self.refresh()
             except Exception as exc:  # the registry may be briefly unreachable: keep serving, try again
@@ -104,6 +110,31 @@ class Slot:
         self.current = loaded
         log.warning("now serving version %s of %s (was %s)", version, self.name,
                     previous.version if previous else "none")
+
+
+WEBHOOK_EVENTS = ("model_version_alias.created", "model_version_alias.deleted")
+
+
+def signed(secret: str, headers, body: bytes, now: float, max_age_s: float = 300) -> bool:
+    """An MLflow webhook delivery's HMAC-SHA256 signature over "<delivery id>.<timestamp>.<body>", sent within
+    `max_age_s` (a recorded delivery replayed later is refused)."""
+    delivery, stamp = headers.get("x-mlflow-delivery-id", ""), headers.get("x-mlflow-timestamp", "")
+    if not delivery or not stamp.isdigit() or abs(now - int(stamp)) > max_age_s:
+        return False
+    digest = hmac.new(secret.encode(), f"{delivery}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return hmac.compare_digest(f"v1,{base64.b64encode(digest).decode()}", headers.get("x-mlflow-signature", ""))
+
+
+def register_webhook(url: str, secret: str) -> str:
+    """Ask the MLflow tracking server to call `url` when an alias moves (once per url: a restart updates it)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for hook in client.list_webhooks():
+        if hook.url == url:
+            client.update_webhook(hook.webhook_id, events=list(WEBHOOK_EVENTS), secret=secret, status="ACTIVE")
+            return hook.webhook_id
+    return client.create_webhook("tabflow-serve", url, list(WEBHOOK_EVENTS), secret=secret).webhook_id
 
 
 def parse(body: bytes, content_type: str) -> pd.DataFrame:
@@ -183,6 +214,20 @@ def create_app():
         return {"model": slot.name, "alias": slot.alias, "version": current.version,
                 "loaded_at": current.loaded_at, "tags": current.tags, "input_schema": current.model.schema,
                 "refused_versions": slot.refused}
+
+    secret = os.environ.get(WEBHOOK_SECRET)
+    if secret:
+        @app.post("/hooks/mlflow", include_in_schema=False)
+        async def mlflow_webhook(request: Request):
+            try:
+                body = await _read(request, 2**16)  # MLflow's alias payloads are a few hundred bytes
+            except BadRequest as exc:
+                return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status)
+            if not signed(secret, request.headers, body, time.time()):
+                return JSONResponse({"error_code": "UNAUTHENTICATED", "message": "bad or missing signature"},
+                                    status_code=401)
+            slot.wake.set()  # whatever the event says, the alias as the registry has it now decides
+            return {"status": "accepted"}
 
     body_doc = {"requestBody": {"content": {"application/json": {"schema": {"type": "object", "description":
                 "one of: " + ", ".join(FORMATS)}}, "text/csv": {"schema": {"type": "string"}}}}}

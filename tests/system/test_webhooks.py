@@ -1,0 +1,86 @@
+"""`tabflow serve --webhook-url`: the MLflow server calls it when the alias moves, and the swap follows at once
+(the poll interval is ten minutes here, so only the webhook can explain a swap within seconds)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import mlflow
+
+from tabflow.cli import runtime_defaults
+from tests.system import servers
+
+CONFIG = """
+data: {source: "builtin:breast_cancer"}
+model_name: hooked
+tune: {n_trials: 2, max_epochs: 2}
+train: {max_epochs: 3, patience: 2}
+"""
+SECRET = "a-webhook-secret-for-tests"
+
+
+def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path):
+    (tmp_path / "run.yaml").write_text(CONFIG)
+    # what an MLflow server needs to call a plain-http server on this machine; and the webhook list is cached
+    # for 60 s by default: the promotion by `tabflow run` filled that cache before the webhook existed
+    hooks = {"MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+             "MLFLOW_WEBHOOK_CACHE_TTL": "1"}
+    with servers.mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts", tmp_path / "mlflow",
+                               env=hooks) as tracking:
+        env = {**os.environ, **runtime_defaults(tmp_path / "mlruns", tmp_path / ".prefect"),
+               "MLFLOW_TRACKING_URI": tracking.url, "TABFLOW_WEBHOOK_SECRET": SECRET}
+        env.pop("PREFECT_API_URL", None)
+        subprocess.run([sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "mlruns"), "run", "--config",
+                        str(tmp_path / "run.yaml")], env=env, cwd=tmp_path, check=True, capture_output=True,
+                       timeout=600)
+        client = mlflow.MlflowClient(tracking_uri=tracking.url, registry_uri=tracking.url)
+        first = client.get_model_version("hooked", "1")
+        mlflow.set_tracking_uri(tracking.url)
+        mlflow.set_registry_uri(tracking.url)
+        second = mlflow.register_model(first.source, "hooked")  # the same logged model, as version 2
+
+        port = servers.free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "mlruns"), "serve",
+                                 "--model", "hooked", "--port", str(port), "--poll", "600", "--webhook-url",
+                                 f"{url}/hooks/mlflow"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=open(tmp_path / "serve.log", "w"))  # noqa: SIM115
+        try:
+            assert until(lambda: metadata(url)["version"] == "1", 180), (tmp_path / "serve.log").read_text()[-2000:]
+            forged = urllib.request.Request(f"{url}/hooks/mlflow", data=b"{}", method="POST",
+                                            headers={"x-mlflow-signature": "v1,AAAA", "x-mlflow-delivery-id": "x",
+                                                     "x-mlflow-timestamp": str(int(time.time()))})
+            try:
+                urllib.request.urlopen(forged, timeout=5)
+                raise AssertionError("a delivery without the right signature must be refused")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+
+            moved = time.monotonic()
+            client.set_registered_model_alias("hooked", "champion", second.version)
+            assert until(lambda: metadata(url)["version"] == second.version, 60), "the webhook did not arrive"
+            assert time.monotonic() - moved < 60 < 600, "swapped long before the next poll"
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def metadata(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(f"{url}/metadata", timeout=5) as r:
+            return json.loads(r.read())
+    except OSError:
+        return {"version": None}
+
+
+def until(check, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
