@@ -9,6 +9,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -44,10 +46,17 @@ def call(url: str, body: bytes | None = None, content_type: str = "application/j
 def server(tmp_path_factory):
     store = tmp_path_factory.mktemp("serving") / "mlruns"
     first = training.train(tiny_config(model_name=NAME), store=str(store))
+    with serving(store, "--poll", "0.3") as url:
+        yield store, url, first
+
+
+@contextmanager
+def serving(store: Path, *flags: str):
+    """`tabflow serve` as a real process on a free port, until it answers /ping."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "serve", "--model", NAME,
-                             "--port", str(port), "--poll", "0.3"], env=env, stdout=subprocess.PIPE,
+                             "--port", str(port), *flags], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -58,7 +67,7 @@ def server(tmp_path_factory):
                     break
             except OSError:
                 time.sleep(0.5)
-        yield store, url, first
+        yield url
     finally:
         proc.kill()
         proc.wait()
@@ -216,3 +225,13 @@ def test_batch_scoring_a_file_equals_in_process_predictions(server, tmp_path):
     assert main(["--store", str(store), "predict", "--model", NAME, "--input", str(missing),
                  "--output", str(tmp_path / "never.csv")]) == 2
     assert not (tmp_path / "never.csv").exists() and not list(tmp_path.glob(".never*")), "nothing half-written"
+
+
+def test_several_workers_serve_the_champion(server):
+    """--workers 2: uvicorn's worker processes each load the champion and answer."""
+    store, *_ = server
+    version = str(client_for(store).get_model_version_by_alias(NAME, "champion").version)
+    body = json.dumps({"dataframe_split": rows(1).to_dict(orient="split")}).encode()
+    with serving(store, "--workers", "2") as url:
+        answers = [call(f"{url}/invocations", body) for _ in range(30)]
+    assert {(status, headers.get("X-Model-Version")) for status, _, headers in answers} == {(200, version)}
