@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def serving(store: Path, *flags: str):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "serve", "--model", NAME,
                              "--port", str(port), *flags], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -69,7 +70,7 @@ def serving(store: Path, *flags: str):
                 time.sleep(0.5)
         yield url
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the group: uvicorn's worker processes too
         proc.wait()
 
 

@@ -31,7 +31,7 @@ train: {max_epochs: 5, patience: 2}
 """
 
 
-def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_path):
+def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_path, monkeypatch):
     (tmp_path / "train.yaml").write_text(CONFIG)
     with servers.postgres(tmp_path / "postgres") as pg:
         for db in ("mlflow", "prefect", "optuna"):
@@ -55,6 +55,8 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
                     assert "deployed train/profile" in out
                     run = wait_for_completed_run(prefect.url, "train/profile")
                     check_study(env["TABFLOW_OPTUNA_STORAGE"], dask_pids)
+                    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+                        monkeypatch.setenv(key, env[key])  # MLflow's client reads basic auth from these
                     check_tracking(env, run)
 
                     rows = load_table("builtin:breast_cancer").drop(columns=["target"]).head(50)
@@ -103,8 +105,6 @@ def check_study(url: str, dask_pids: set[str]) -> None:
 
 
 def check_tracking(env: dict, run) -> None:
-    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-        os.environ[key] = env[key]
     client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(NAME).experiment_id
     parents = client.search_runs([experiment], filter_string="attributes.run_name LIKE 'train-%'")

@@ -23,7 +23,7 @@ train: {max_epochs: 3, patience: 2}
 SECRET = "a-webhook-secret-for-tests"
 
 
-def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path):
+def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path, monkeypatch):
     (tmp_path / "run.yaml").write_text(CONFIG)
     # what an MLflow server needs to call a plain-http server on this machine; and the webhook list is cached
     # for 60 s by default: the promotion by `tabflow run` filled that cache before the webhook existed
@@ -39,16 +39,25 @@ def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path):
                        timeout=600)
         client = mlflow.MlflowClient(tracking_uri=tracking.url, registry_uri=tracking.url)
         first = client.get_model_version("hooked", "1")
+        # register_model reads the global URIs (a models:/m-... source needs them); set_tracking_uri also exports
+        # MLFLOW_TRACKING_URI, which monkeypatch removes after the test, as the finally restores the global URIs
+        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()  # earlier tests may have set both
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.url)
         mlflow.set_tracking_uri(tracking.url)
         mlflow.set_registry_uri(tracking.url)
-        second = mlflow.register_model(first.source, "hooked")  # the same logged model, as version 2
+        try:
+            second = mlflow.register_model(first.source, "hooked")  # the same logged model, as version 2
+        finally:
+            mlflow.set_tracking_uri(previous[0])
+            mlflow.set_registry_uri(previous[1])
+        assert second.version == "2"
 
         port = servers.free_port()
         url = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "mlruns"), "serve",
                                  "--model", "hooked", "--port", str(port), "--poll", "600", "--webhook-url",
-                                 f"{url}/hooks/mlflow"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                stderr=open(tmp_path / "serve.log", "w"))  # noqa: SIM115
+                                 f"{url}/hooks/mlflow"], env=env, cwd=tmp_path, stderr=subprocess.STDOUT,
+                                stdout=open(tmp_path / "serve.log", "w"))  # noqa: SIM115
         try:
             assert until(lambda: metadata(url)["version"] == "1", 180), (tmp_path / "serve.log").read_text()[-2000:]
             forged = urllib.request.Request(f"{url}/hooks/mlflow", data=b"{}", method="POST",
@@ -62,7 +71,9 @@ def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path):
 
             moved = time.monotonic()
             client.set_registered_model_alias("hooked", "champion", second.version)
-            assert until(lambda: metadata(url)["version"] == second.version, 60), "the webhook did not arrive"
+            assert until(lambda: metadata(url)["version"] == second.version, 60), \
+                "the webhook did not arrive:\n" + (tmp_path / "serve.log").read_text()[-1500:] + "\n" + \
+                tracking.logs[0].read_text()[-3000:]
             assert time.monotonic() - moved < 60 < 600, "swapped long before the next poll"
         finally:
             proc.kill()
