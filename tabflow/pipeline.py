@@ -123,10 +123,8 @@ def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
 def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     """The Optuna study, each trial a child run of the parent; resumes the study an earlier run left."""
     study = open_tuning(splits, ctx)
-    data = _trial_data(splits, ctx)
-    with _trial_logging(ctx, study.study_name, data.head.objective) as on_trial_end:
-        objective = make_objective(data, SearchSpace(), ctx.cfg.tune, ctx.cfg.seed, on_trial_end)
-        result = optimize(study, objective, ctx.cfg.tune, data.head.objective)
+    with _objective(splits, ctx, study.study_name) as (objective, metric):
+        result = optimize(study, objective, ctx.cfg.tune, metric)
     return _record_tuning(ctx, result)
 
 
@@ -149,10 +147,8 @@ def tune_share(splits: Splits, ctx: RunContext, share: int, threads: int | None 
     mlflow.set_tracking_uri(ctx.tracking_uri)  # what the flow used: a worker's own environment may differ
     mlflow.set_registry_uri(ctx.tracking_uri)
     study = open_tuning(splits, ctx)
-    data = _trial_data(splits, ctx)
-    with _trial_logging(ctx, study.study_name, data.head.objective) as on_trial_end:
-        objective = make_objective(data, SearchSpace(), ctx.cfg.tune, ctx.cfg.seed, on_trial_end)
-        return run_trials(study, objective, ctx.cfg.tune, data.head.objective, share)
+    with _objective(splits, ctx, study.study_name) as (objective, metric):
+        return run_trials(study, objective, ctx.cfg.tune, metric, share)
 
 
 def finish_tuning(splits: Splits, ctx: RunContext, done_before: int, retried: tuple[int, ...]) -> TuneResult:
@@ -160,6 +156,14 @@ def finish_tuning(splits: Splits, ctx: RunContext, done_before: int, retried: tu
     study = open_tuning(splits, ctx)
     metric = "val_rmse" if splits.task == "regression" else "val_log_loss"  # tabflow.model.Head.objective
     return _record_tuning(ctx, summarize(study, done_before, retried, metric))
+
+
+@contextmanager
+def _objective(splits: Splits, ctx: RunContext, study: str):
+    """The trials' objective on the prepared data, each finished trial logged as a child run; and its metric."""
+    data = _trial_data(splits, ctx)
+    with _trial_logging(ctx, study, data.head.objective) as on_trial_end:
+        yield make_objective(data, SearchSpace(), ctx.cfg.tune, ctx.cfg.seed, on_trial_end), data.head.objective
 
 
 def _trial_data(splits: Splits, ctx: RunContext):
