@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tabflow.columns import DateParts, coerce
+from tabflow.columns import DateParts, coerce, numbers
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Compiled:
         out = []
         for role, columns, step in self.parts:
             if role == "numeric":
-                out.append(step(_numbers(rows, columns)))
+                out.append(step(numbers(rows, columns)))
             elif role == "datetime":
                 typed = coerce(rows[columns], dict.fromkeys(columns, "datetime"))
                 out.append(step(DateParts().transform(typed)))
@@ -88,9 +88,3 @@ def for_rows(pre, example: pd.DataFrame) -> Compiled | None:
     except (KeyError, AttributeError, ValueError, TypeError):
         return None
 
-
-def _numbers(rows: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    block = rows[columns]
-    if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
-        return block.to_numpy(dtype="float64", na_value=np.nan)
-    return coerce(block, dict.fromkeys(columns, "numeric")).to_numpy(dtype="float64")

@@ -98,7 +98,7 @@ def input_schema(train_x: pd.DataFrame, roles: dict[str, str]) -> dict:
 def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     """Missing columns are an error that names them; extra ones are ignored; numbers outside the range seen in
     training are counted in the log (the model extrapolates there)."""
-    from tabflow.columns import coerce
+    from tabflow.columns import numbers
 
     missing = [c for c in schema if c not in frame.columns]
     if missing:
@@ -110,12 +110,9 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     numeric = [c for c, e in schema.items() if e["role"] == "numeric"]
     outside = {}
     if numeric:  # one block, not a column at a time: this runs on every request
-        block = rows[numeric]
-        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # JSON numbers: nothing to parse
-            values = block.to_numpy(dtype="float64", na_value=np.nan)
-        else:
-            values = coerce(block, dict.fromkeys(numeric, "numeric")).to_numpy(dtype="float64")
-            bad = (block.notna().to_numpy() & np.isnan(values)).sum(axis=0)
+        values = numbers(rows, numeric)
+        if not all(pd.api.types.is_numeric_dtype(t) for t in rows[numeric].dtypes):  # text parsed: count misses
+            bad = (rows[numeric].notna().to_numpy() & np.isnan(values)).sum(axis=0)
             if bad.any():
                 name = numeric[int(np.argmax(bad > 0))]
                 raise ValueError(f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are "
