@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from tabflow import batch
+from tabflow.serving import batch
 from tasks.score import log_scoring, score_file
 
 

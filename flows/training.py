@@ -11,13 +11,16 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
+from tabflow import settings
 from tabflow.config import PipelineConfig
+from tabflow.data.split import Splits
 from tabflow.errors import TabflowError
-from tabflow.pipeline import Evaluation, RunContext, TrainedModel, record_data, timed, tracked_run
-from tabflow.registry import Decision
-from tabflow.schedule import skip_reason
-from tabflow.splitting import Splits
-from tabflow.tuning import TuneResult, shares
+from tabflow.model.tuning import TuneResult, shares
+from tabflow.promotion.decision import Decision
+from tabflow.runs.context import RunContext, record_data, timed, tracked_run
+from tabflow.runs.evaluate import Evaluation
+from tabflow.runs.schedule import skip_reason
+from tabflow.runs.train import TrainedModel
 from tasks.clean import clean_table
 from tasks.evaluate import evaluate_model
 from tasks.load import load_table
@@ -26,8 +29,6 @@ from tasks.split import split_data
 from tasks.train import train_model
 from tasks.tune import finish_tuning, open_study, tune_model, tune_share
 from tasks.validate import validate_table
-
-DASK_ADDRESS = "TABFLOW_DASK_ADDRESS"  # the server profile: trials on this Dask scheduler's workers
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | 
     tags = {"prefect_flow_run_id": str(flow_run.id or "")}
     with tracked_run(cfg, Path(store), tags) as run:
         record_data(run, table, splits)
-        best = tune_on_dask(splits, run, os.environ[DASK_ADDRESS]) if os.environ.get(DASK_ADDRESS) else \
-            tune_model(splits, run)
+        dask = os.environ.get(settings.DASK_ADDRESS)
+        best = tune_on_dask(splits, run, dask) if dask else tune_model(splits, run)
         model = train_model(splits, best, run)
         scores = evaluate_model(model, splits, run)
         decision = promote_model(model, scores, splits, run, {**tags, "study": best.study_name,

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from tabflow.errors import ConfigError
+from tabflow import metrics
+from tabflow.errors import ConfigError, first_line
+from tabflow.task_types import task_type
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -66,26 +68,46 @@ class TrainConfig(Section):
     patience: int = Field(10, ge=1)  # val loss on ~85 rows is noisy; fewer stopped good fits early
 
 
-Metric = Literal["auc", "accuracy", "balanced_accuracy", "f1", "pr_auc", "log_loss", "brier", "rmse", "mae", "r2"]
-LOWER_IS_BETTER = ("log_loss", "brier", "rmse", "mae")
-
-
 class GateConfig(Section):
-    metric: Metric | None = Field(None, description="default: auc for classification, rmse for regression")
+    metric: str | None = Field(None, description="default: auc for classification, rmse for regression")
     floor: float | None = Field(None, description="the challenger's test metric must reach this (default: "
                                 "it must beat the dummy baseline)")
     margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion, in the metric's units")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="of the bootstrap interval of the gain")
     resamples: int = Field(1000, ge=100, description="paired bootstrap resamples of the test rows")
-    floors: dict[Metric, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. "
+    floors: dict[str, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. "
                                         "{recall: 0.8}")
-    max_regression: dict[Metric, float] = Field(default_factory=dict, description="secondary metrics may fall "
+    max_regression: dict[str, float] = Field(default_factory=dict, description="secondary metrics may fall "
                                                 "at most this far below the champion's, e.g. {recall: 0.02}")
     allow_schema_change: bool = Field(False, description="promote over a champion that cannot read the new "
                                       "columns (the floors decide)")
 
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, name: str | None) -> str | None:
+        return _known(name) if name is not None else None
+
+    @field_validator("floors", "max_regression")
+    @classmethod
+    def _known_metrics(cls, values: dict[str, float]) -> dict[str, float]:
+        for name in values:
+            _known(name)
+        return values
+
     def metric_for(self, task: str) -> str:
-        return self.metric or ("rmse" if task == "regression" else "auc")
+        return self.metric or task_type(task).gate_metric
+
+    def check_task(self, task: str) -> None:
+        """Every metric the gate names is one of the task's (known once the target is read)."""
+        metrics.check_names([self.metric_for(task)], task, "gate.metric")
+        metrics.check_names(list(self.floors), task, "gate.floors")
+        metrics.check_names(list(self.max_regression), task, "gate.max_regression")
+
+
+def _known(name: str) -> str:
+    if name not in metrics.ALL:
+        raise ValueError(f"unknown metric {name!r}; use one of: {', '.join(metrics.ALL)}")
+    return name
 
 
 class PipelineConfig(Section):
@@ -156,7 +178,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({_first_line(exc)}); fix its syntax") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({first_line(exc)}); fix its syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings at the top level")
     return raw
@@ -171,7 +193,3 @@ def describe_validation_error(exc: ValidationError) -> str:
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     given = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
     return f"invalid config value for {where!r}: {err['msg']}{given}{more}"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

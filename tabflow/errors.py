@@ -11,3 +11,9 @@ class ConfigError(TabflowError):
 
 class DataError(TabflowError):
     """The table cannot be used as given."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's first line, for a one-line message; its type when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -1,16 +1,22 @@
-"""MLflow set-up and batched logging through MlflowClient with explicit run ids (no thread-local active run)."""
+"""MLflow set-up, batched logging through MlflowClient with explicit run ids (no thread-local active run), and
+registry look-ups (which version an alias or a reference names)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+from tabflow.errors import TabflowError
 
 STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna", "scikit-learn", "pandas",
          "numpy")
@@ -94,3 +100,58 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}{k}": v for k, v in scores.items()}
+
+
+def log_frame(client: MlflowClient, run_id: str, frame: pd.DataFrame, path: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(path).name
+        frame.to_parquet(local)
+        client.log_artifact(run_id, str(local), str(Path(path).parent))
+
+
+CHAMPION = "champion"  # the alias deployments pull
+TEST_ROWS = "data/test.parquet"  # on the parent run: `tabflow promote` judges a version again on them
+CONFIG = "config.json"  # on the parent run: the validated config, so a version is judged by its own gate
+
+
+def champion_version(client: MlflowClient, name: str) -> str | None:
+    return alias_version(client, name, CHAMPION)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None  # no registered model, or no such alias yet
+
+
+def resolve(client: MlflowClient, ref: str) -> tuple[str, str]:
+    """NAME, NAME@alias or NAME/version -> (name, version); NAME alone means its champion (or newest version)."""
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        if "/" in ref:
+            name, version = ref.rsplit("/", 1)
+            return name, str(client.get_model_version(name, version).version)
+        versions = client.search_model_versions(f"name = '{ref}'")
+    except MlflowException:
+        raise TabflowError(f"no model version {ref!r}; give NAME, NAME@alias or NAME/VERSION of a registered "
+                           "model") from None
+    if not versions:
+        raise TabflowError(f"no registered model {ref!r}; run `tabflow run` first or check the name")
+    return ref, champion_version(client, ref) or str(max(int(v.version) for v in versions))

@@ -1,6 +1,6 @@
 """Thin Prefect tasks, one module per stage, each calling tabflow/.
 
-Tasks pass frames in memory within one flow run: no input hashing (~75 ms per 24 MB) and no pickled
+Tasks pass frames in memory within one flow run: no input hashing (slow for large frames) and no pickled
 results on disk (never cleaned up). Crash-safe resumes come from the Optuna study, not task caching.
 """
 

@@ -1,11 +1,13 @@
 from prefect import task
 
-from tabflow import pipeline
-from tabflow.splitting import Splits
+from tabflow.data.split import Splits
+from tabflow.runs.context import RunContext, timed
+from tabflow.runs.evaluate import Evaluation, evaluate
+from tabflow.runs.train import TrainedModel
 from tasks import STAGE
 
 
 @task(name="evaluate-model", **STAGE)
-def evaluate_model(model: pipeline.TrainedModel, splits: Splits, run: pipeline.RunContext) -> pipeline.Evaluation:
-    with pipeline.timed(run, "evaluate"):
-        return pipeline.evaluate(model, splits, run)
+def evaluate_model(model: TrainedModel, splits: Splits, run: RunContext) -> Evaluation:
+    with timed(run, "evaluate"):
+        return evaluate(model, splits, run)

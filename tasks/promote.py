@@ -1,9 +1,12 @@
 from prefect import task
 
-from tabflow import pipeline
+from tabflow.data.split import Splits
 from tabflow.errors import TabflowError
-from tabflow.registry import Decision
-from tabflow.splitting import Splits
+from tabflow.promotion.decision import Decision
+from tabflow.runs.context import RunContext, timed
+from tabflow.runs.evaluate import Evaluation
+from tabflow.runs.promote import promote
+from tabflow.runs.train import TrainedModel
 from tasks import STAGE
 
 
@@ -19,8 +22,8 @@ def _flaky(task, task_run, state) -> bool:
 
 
 @task(name="promote-model", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_flaky, **STAGE)
-def promote_model(model: pipeline.TrainedModel, scores: pipeline.Evaluation, splits: Splits,
-                  run: pipeline.RunContext, tags: dict[str, str]) -> Decision:
+def promote_model(model: TrainedModel, scores: Evaluation, splits: Splits, run: RunContext,
+                  tags: dict[str, str]) -> Decision:
     """Retried: it talks to the registry, and a failed attempt deletes the version it registered."""
-    with pipeline.timed(run, "promote"):
-        return pipeline.promote(model, scores, splits, run.cfg.gate, run, tags)
+    with timed(run, "promote"):
+        return promote(model, scores, splits, run.cfg.gate, run, tags)

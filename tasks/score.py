@@ -2,13 +2,13 @@ from pathlib import Path
 
 from prefect import task
 
-from tabflow import batch
+from tabflow.serving import batch
 from tasks import STAGE
 
 
 @task(name="score-file", **STAGE)
 def score_file(model: str, source: str, output: str, keys: list[str] | None) -> batch.Scored:
-    name, version, loaded = batch.load(model)
+    name, version, loaded = batch.load_model(model)
     return batch.score_file(name, version, loaded, Path(source), Path(output), keys)
 
 

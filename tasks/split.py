@@ -1,11 +1,11 @@
 from prefect import task
 
-from tabflow import splitting
 from tabflow.config import PipelineConfig
-from tabflow.data import CleanTable
+from tabflow.data import split
+from tabflow.data.clean import CleanTable
 from tasks import STAGE
 
 
 @task(name="split-data", **STAGE)
-def split_data(table: CleanTable, cfg: PipelineConfig) -> splitting.Splits:
-    return splitting.split(table, cfg.split, cfg.seed)
+def split_data(table: CleanTable, cfg: PipelineConfig) -> split.Splits:
+    return split.split(table, cfg.split, cfg.seed)

@@ -1,12 +1,13 @@
 from prefect import task
 
-from tabflow import pipeline
-from tabflow.splitting import Splits
-from tabflow.tuning import TuneResult
+from tabflow.data.split import Splits
+from tabflow.model.tuning import TuneResult
+from tabflow.runs.context import RunContext, timed
+from tabflow.runs.train import TrainedModel, train_final
 from tasks import STAGE
 
 
 @task(name="train-model", **STAGE)
-def train_model(splits: Splits, best: TuneResult, run: pipeline.RunContext) -> pipeline.TrainedModel:
-    with pipeline.timed(run, "train"):
-        return pipeline.train_final(splits, best, run.cfg.train, run)
+def train_model(splits: Splits, best: TuneResult, run: RunContext) -> TrainedModel:
+    with timed(run, "train"):
+        return train_final(splits, best, run.cfg.train, run)

@@ -4,10 +4,28 @@ import os
 import tempfile
 from pathlib import Path
 
-from tabflow.cli import runtime_defaults
+from tabflow.settings import runtime_defaults
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="tabflow-tests-"))
 for _key, _value in runtime_defaults(_SESSION_DIR / "store", _SESSION_DIR / "prefect").items():
     os.environ.setdefault(_key, _value)
 os.environ.pop("MLFLOW_TRACKING_URI", None)  # each test points MLflow at its own store under tmp_path
 os.environ.pop("PREFECT_API_URL", None)  # the flow tests start their own temporary Prefect server
+
+import pandas as pd  # noqa: E402  after the settings above: these pull in scikit-learn
+import pytest  # noqa: E402
+
+from tabflow.config import SplitConfig  # noqa: E402
+from tabflow.data import clean, read  # noqa: E402
+from tabflow.data.split import split  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def raw() -> pd.DataFrame:
+    return read.load_table("builtin:breast_cancer")
+
+
+@pytest.fixture(scope="session")
+def splits(raw):
+    table = clean.clean_table(raw, "target", SplitConfig(), read.digest_frame(raw))
+    return split(table, SplitConfig(), seed=42)

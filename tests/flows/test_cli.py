@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 
 from tabflow.cli import main
-from tests.flows.conftest import client_for
+from tests.helpers import client_for
 
 HEAVY = ("tensorflow", "keras", "mlflow", "prefect", "optuna", "sklearn")
 

@@ -11,8 +11,8 @@ import pytest
 
 from flows import training
 from tabflow.cli import main
-from tabflow.registry import history
-from tests.flows.conftest import client_for, tiny_config
+from tabflow.promotion.registry import history
+from tests.helpers import client_for, tiny_config
 
 NAME = "breast_cancer"
 
@@ -121,9 +121,9 @@ def test_two_runs_finishing_at_once_leave_the_registry_consistent(tmp_path):
 
 def test_a_version_that_does_not_serve_cannot_become_champion(tmp_path, monkeypatch):
     """The registered artifact is broken after the flow scored it: the check in a fresh process refuses it."""
-    import tabflow.pipeline
+    import tasks.evaluate
 
-    store, real = tmp_path / "mlruns", tabflow.pipeline.evaluate
+    store, real = tmp_path / "mlruns", tasks.evaluate.evaluate
 
     def evaluate_then_break(model, splits, ctx):
         scored = real(model, splits, ctx)
@@ -131,7 +131,7 @@ def test_a_version_that_does_not_serve_cannot_become_champion(tmp_path, monkeypa
             path.write_bytes(b"not a keras file")
         return scored
 
-    monkeypatch.setattr(tabflow.pipeline, "evaluate", evaluate_then_break)
+    monkeypatch.setattr(tasks.evaluate, "evaluate", evaluate_then_break)
     summary = training.train(tiny_config(model_name="broken"), store=str(store))
     assert summary.decision.verdict == "REJECT" and "does not serve" in summary.decision.reason
     assert "loading or scoring it failed" in summary.decision.reason

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from flows import training
 from tabflow.config import load_config
-from tests.flows.conftest import client_for
+from tests.helpers import client_for
 
 CONFIG = """
 data: {source: "builtin:breast_cancer"}

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import tabflow.pipeline
+import tasks.evaluate
 from flows import training
 from tabflow.cli import main
-from tabflow.data import load_table
-from tests.flows.conftest import client_for, tiny_config
+from tabflow.data.read import load_table
+from tests.helpers import client_for, tiny_config
 
 NAME = "svc"
 SECRET = "SECRET-VALUE-1234"
@@ -169,7 +169,7 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
             assert time.monotonic() < deadline, "the server did not follow the alias"
             time.sleep(0.2)
 
-        real = tabflow.pipeline.evaluate
+        real = tasks.evaluate.evaluate
 
         def evaluate_then_break(model, splits, ctx):
             scored = real(model, splits, ctx)
@@ -178,7 +178,7 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
                     path.write_bytes(b"not a keras file")
             return scored
 
-        monkeypatch.setattr(tabflow.pipeline, "evaluate", evaluate_then_break)
+        monkeypatch.setattr(tasks.evaluate, "evaluate", evaluate_then_break)
         broken = training.train(tiny_config(model_name=NAME, seed=8), store=str(store))
         assert broken.decision.verdict != "PROMOTE", "a broken artifact never becomes champion by the gate"
         assert main(["--store", str(store), "promote", NAME, broken.decision.version, "--reason", "test",

@@ -8,7 +8,7 @@ import pytest
 
 from flows import training
 from tabflow.cli import main
-from tests.flows.conftest import client_for, tiny_config
+from tests.helpers import client_for, tiny_config
 
 N = 400
 

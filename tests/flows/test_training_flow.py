@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import tabflow.evaluation
-import tabflow.pipeline
-import tabflow.registry
+import tabflow.promotion.decision
+import tabflow.runs.evaluate
+import tabflow.runs.tune
 from flows import training
-from tabflow import data
-from tabflow.splitting import split
-from tests.flows.conftest import client_for, tiny_config
+from tabflow.data import clean, read
+from tabflow.data.split import split
+from tests.helpers import client_for, tiny_config
 
 NAME = "breast_cancer"
 
@@ -69,8 +69,8 @@ def test_first_version_becomes_champion_and_serves_exactly_as_the_flow_scored(fi
 
     mlflow.set_tracking_uri(client.tracking_uri)
     mlflow.set_registry_uri(client.tracking_uri)
-    raw = data.load_table(cfg.data.source)
-    splits = split(data.clean_table(raw, "target", cfg.split, data.digest_frame(raw)), cfg.split, cfg.seed)
+    raw = read.load_table(cfg.data.source)
+    splits = split(clean.clean_table(raw, "target", cfg.split, read.digest_frame(raw)), cfg.split, cfg.seed)
     served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(splits.x("test"))
     recorded = pd.read_parquet(client.download_artifacts(summary.parent_run_id, "predictions/test.parquet"))
     np.testing.assert_array_equal(served["probability"].to_numpy(), recorded["probability"].to_numpy())
@@ -80,14 +80,14 @@ def test_first_version_becomes_champion_and_serves_exactly_as_the_flow_scored(fi
 
 def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run, monkeypatch):
     store, cfg, _ = first_run
-    real_prepare = tabflow.pipeline.prepare
+    real_prepare = tabflow.runs.tune.prepare
 
     def shuffled_labels(splits, *args):
         prepared = real_prepare(splits, *args)
         rng = np.random.default_rng(0)
         return dataclasses.replace(prepared, y_train=rng.permutation(prepared.y_train))
 
-    monkeypatch.setattr(tabflow.pipeline, "prepare", shuffled_labels)
+    monkeypatch.setattr(tabflow.runs.tune, "prepare", shuffled_labels)
     worse = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"floor": 0.0})})  # let the champion decide
     summary = training.train(worse, store=str(store))
 
@@ -111,7 +111,7 @@ def test_failure_after_registration_leaves_no_version_and_no_alias_move(first_ru
     def broken(self):
         raise RuntimeError("injected failure while tagging the new version")
 
-    monkeypatch.setattr(tabflow.registry.Decision, "as_tags", broken)
+    monkeypatch.setattr(tabflow.promotion.decision.Decision, "as_tags", broken)
     monkeypatch.setattr(training, "promote_model", training.promote_model.with_options(retries=0))
     with pytest.raises(RuntimeError, match="injected failure"):
         training.train(cfg, store=str(store))
@@ -124,7 +124,7 @@ def test_failure_before_promotion_registers_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure while plotting")
 
-    monkeypatch.setattr(tabflow.evaluation, "plots", broken)
+    monkeypatch.setattr(tabflow.runs.evaluate, "plots", broken)
     store = tmp_path / "mlruns"
     with pytest.raises(RuntimeError, match="injected failure"):
         training.train(tiny_config(), store=str(store))
@@ -152,7 +152,7 @@ def test_tabflow_ui_serves_the_runs(first_run):
     import sys
     import urllib.request
 
-    from tabflow.local_server import free_port, wait_until_healthy
+    from tabflow.cli.local_prefect import free_port, wait_until_healthy
 
     store, _, summary = first_run
     port = free_port()

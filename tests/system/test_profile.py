@@ -16,9 +16,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tabflow.cli import runtime_defaults
-from tabflow.data import load_table
-from tabflow.tuning import WORKER_ATTR
+from tabflow.data.read import load_table
+from tabflow.model.tuning import WORKER_ATTR
+from tabflow.settings import runtime_defaults
 from tests.system import servers
 
 PROJECT = Path(__file__).resolve().parents[2]

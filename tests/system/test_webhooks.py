@@ -11,7 +11,7 @@ import urllib.request
 
 import mlflow
 
-from tabflow.cli import runtime_defaults
+from tabflow.settings import runtime_defaults
 from tests.system import servers
 
 CONFIG = """

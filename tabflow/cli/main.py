@@ -1,0 +1,75 @@
+"""The `tabflow` command's entry point: settings in place, one line for a user's mistake, a quick exit."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+from pathlib import Path
+
+from tabflow.cli.parser import parser
+from tabflow.errors import TabflowError
+from tabflow.settings import runtime_defaults
+
+log = logging.getLogger("tabflow")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for key, value in runtime_defaults(Path(args.store), Path.cwd() / ".prefect").items():
+        os.environ.setdefault(key, value)  # a value the user set wins
+    _show_progress()
+    try:
+        return args.command(args)
+    except TabflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+class _CurrentStdout(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time, so a caller that swaps it (pytest does) never leaves us a
+    closed stream."""
+
+    stream = property(lambda self: sys.stdout, lambda self, value: None)
+
+
+def _show_progress() -> None:
+    """tabflow's own progress on stdout; the libraries' INFO chatter (per-trial lines, registry notes) off."""
+    if not log.handlers:  # main() may run more than once in a process
+        handler = _CurrentStdout()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for name in ("mlflow", "prefect"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("tabflow.serving").setLevel(logging.ERROR)  # test rows beyond train's range are expected
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)  # "still processing items" at a quick exit
+
+
+def entry() -> None:
+    """The console script: `main`, then a quick exit once every exit handler has run.
+
+    Python's own teardown of TensorFlow, MLflow and Prefect modules took ~2 s after the summary was printed here;
+    nothing is left to save by then (runs, registry and study are committed, Prefect's exit handlers have sent
+    their events, the local server is stopped), so the last exit handler flushes and ends the process.
+    """
+    code = [1]  # an exception escaping main means failure
+    atexit.register(_quick_exit, code)  # registered first, so it runs last
+    try:
+        code[0] = main()
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for a bad flag
+        code[0] = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        raise
+    raise SystemExit(code[0])
+
+
+def _quick_exit(code: list[int]) -> None:
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code[0])

@@ -1,0 +1,56 @@
+"""The summary printed at the end of a run: what was tried, how it scored, what was decided and why."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tabflow import settings
+from tabflow.data.clean import describe_cleaning
+
+
+def summary(result) -> str:
+    """`result` is flows.training.TrainingSummary (duck-typed: tabflow/ never imports prefect)."""
+    tune, scores, decision, name = result.tuning, result.scores, result.decision, result.model_name
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(tune.best_params.items()))
+    kept = tune.n_finished - tune.n_run
+    resumed = f" ({kept} kept from an earlier run of this study)" if kept else ""
+    lines = [
+        "",
+        f"data      {describe_cleaning(result.cleaning)}",
+        *([f"classes   {_balance(result.class_balance)}"] if result.class_balance else []),
+        *([f"capped    {_capped(result.model.capped)}"] if result.model.capped else []),
+        f"study     {tune.study_name}: {tune.n_finished} trials{resumed}; best #{tune.best_number} "
+        f"{tune.objective} {tune.best_value:.4f}",
+        f"params    {params}",
+        "",
+        f"{'test':<18}{'network':>10}" + "".join(f"{b:>10}" for b in reversed(list(scores.baselines))),
+    ]
+    for metric in scores.test:
+        row = [scores.test[metric], *(scores.baselines[b][metric] for b in reversed(list(scores.baselines)))]
+        lines.append(f"{metric:<18}" + "".join(f"{v:>10.4g}" for v in row))
+    lines += [
+        "",
+        f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
+        f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
+    ]
+    bin_dir = Path(sys.executable).parent
+    if decision.verdict == "PROMOTE":
+        lines += [f"champion  models:/{name}@champion in {result.tracking_uri}",
+                  f"          serve: MLFLOW_TRACKING_URI={result.tracking_uri} {bin_dir}/tabflow serve --model {name}",
+                  f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
+                  f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)"]
+    return "\n".join(lines)
+
+
+def _balance(balance: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{part} " + ", ".join(f"{c} {n}" for c, n in counts.items()) for part, counts in balance.items())
+
+
+def _capped(capped: dict[str, dict[str, int]]) -> str:
+    columns = ", ".join(f"{name} ({c['values']:,} values, {c['rows']:,} rows)" for name, c in capped.items())
+    return f"{columns} share one 'other' code: seen under {settings.MIN_COUNT} times in training, or past data.max_categories"
+
+
+def _fmt(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

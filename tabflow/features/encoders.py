@@ -1,0 +1,70 @@
+"""tabflow's own scikit-learn transformers: category codes and date parts, fitted on the training split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from tabflow import settings
+from tabflow.data.roles import MISSING
+
+
+class Vocabulary(TransformerMixin, BaseEstimator):
+    """Each categorical column as an integer code, learned from the training split: 1..k for its k most
+    frequent values seen at least `min_count` times (k < max_categories), 0 for the rest ("other": rare in
+    training, or unseen at serving). Missing is a value like any other.
+
+    The network one-hot encodes columns with up to `one_hot_max` codes and embeds the others. Output: the one-hot
+    columns first, then the embedded ones, each group's codes offset so that the group shares one code space:
+    the network then encodes a group with one layer, not one per column (per-column layers made an epoch over
+    a large table several times slower; benchmarks/RESULTS.md, section 4). The matrix stays one float per column, not one per category.
+    """
+
+    def __init__(self, max_categories: int = 1000, min_count: int = settings.MIN_COUNT,
+                 one_hot_max: int = settings.ONE_HOT_MAX):
+        self.max_categories = max_categories
+        self.min_count = min_count
+        self.one_hot_max = one_hot_max
+
+    def fit(self, x: pd.DataFrame, y=None):
+        vocabularies, self.folded_ = {}, {}
+        for name in x.columns:
+            counts = x[name].fillna(MISSING).astype(str).value_counts()
+            kept = sorted(((-n, v) for v, n in counts.items() if n >= self.min_count))[:self.max_categories - 1]
+            vocabularies[name] = [v for _, v in kept]
+            if len(kept) < len(counts):  # for the cleaning report: what "other" stands for, and how often
+                self.folded_[str(name)] = {"values": len(counts) - len(kept),
+                                           "rows": int(counts.sum() - sum(-n for n, _ in kept))}
+        self.vocabularies_ = vocabularies
+        small = [c for c in x.columns if len(vocabularies[c]) + 1 <= self.one_hot_max]
+        self.groups_ = (small, [c for c in x.columns if c not in small])
+        return self
+
+    def transform(self, x: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for group in self.groups_:
+            offset = 0
+            for name in group:
+                codes = pd.Index(self.vocabularies_[name]).get_indexer(x[name].fillna(MISSING).astype(str)) + 1
+                cols.append((codes + offset).astype("float32"))  # not in the vocabulary: -1 + 1 = 0, "other"
+                offset += len(self.vocabularies_[name]) + 1
+        return np.column_stack(cols) if cols else np.empty((len(x), 0), dtype="float32")
+
+    def tokens(self, group: int) -> tuple[int, ...]:
+        """Codes per column ("other" included) of the one-hot (0) or embedded (1) group, in output order."""
+        return tuple(len(self.vocabularies_[c]) + 1 for c in self.groups_[group])
+
+
+class DateParts(TransformerMixin, BaseEstimator):
+    """Datetime columns as year, month, day, weekday and hour (missing stays missing, for the imputer)."""
+
+    PARTS = ("year", "month", "day", "day_of_week", "hour")
+
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x: pd.DataFrame) -> np.ndarray:
+        cols = [getattr(pd.to_datetime(x[c], errors="coerce").dt, part).astype("float64")
+                for c in x.columns for part in self.PARTS]
+        return np.column_stack(cols) if cols else np.empty((len(x), 0))

@@ -1,0 +1,175 @@
+"""Registry moves that leave nothing half-written: register and judge, move `champion` with its history,
+roll back."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tabflow import settings
+from tabflow.errors import TabflowError
+from tabflow.promotion.decision import Decision
+from tabflow.tracking import CHAMPION, alias_version, champion_version
+
+log = logging.getLogger("tabflow")
+
+
+CHALLENGER = "challenger"
+
+
+def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
+    """Load a registered version the way a deployment does and return what it serves."""
+    import mlflow
+
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(x)
+
+
+def missing_columns(name: str, version: str, columns: list[str]) -> list[str]:
+    """The input columns a registered version's signature requires that `columns` lacks (MLflow's own error for
+    this prints the data)."""
+    import mlflow
+
+    signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    needed = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
+    return [c for c in needed if c not in set(columns)]
+
+
+def register(client: MlflowClient, name: str, model_uri: str, judge: Callable[[str | None], Decision],
+             tags: dict[str, str], check: Callable[[str], str | None] | None = None) -> Decision:
+    """Register the challenger, judge it against the current champion, record the decision on it, and move
+    `champion` when the verdict says so.
+
+    The champion is read again just before the move: if another run moved it meanwhile, the challenger is judged
+    again against the new one (never overruling a decision made against an older champion). `check(version)`
+    returns why the registered artifact cannot serve, or None; a failure is a REJECT. Any error after the version
+    exists deletes it again: a failed run leaves no version and no alias.
+    """
+    import mlflow
+
+    with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
+        version = str(mlflow.register_model(model_uri, name, tags=tags).version)
+    previous = alias_version(client, name, CHALLENGER)
+    try:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        current = champion_version(client, name)
+        for _ in range(settings.MAX_REJUDGE):
+            decision = replace(judge(current), version=version)
+            if decision.verdict == "PROMOTE" and check is not None:
+                problem = check(version)
+                if problem:
+                    decision = replace(decision, verdict="REJECT", reason=f"the registered artifact does not "
+                                       f"serve as the flow scored it: {problem}")
+            _tag(client, name, version, decision)
+            if decision.verdict != "PROMOTE":
+                return decision
+            with move_lock():  # read, compare and move as one step against other processes on this store
+                now = champion_version(client, name)
+                if now == current:
+                    move_champion(client, name, version, decision.verdict, decision.reason)
+                    return decision
+            log.info("champion moved to version %s while deciding against version %s; judging again", now, current)
+            current = now
+        decision = replace(decision, verdict="HOLD", reason="the champion kept moving while this run decided; "
+                           "run again")
+        _tag(client, name, version, decision)
+        return decision
+    except BaseException:
+        log.error("promotion failed; deleting version %s of %s so nothing is left half-written", version, name)
+        client.delete_model_version(name, version)
+        if previous:
+            client.set_registered_model_alias(name, CHALLENGER, previous)
+        raise
+
+
+def _tag(client: MlflowClient, name: str, version: str, decision: Decision) -> None:
+    for key, value in decision.as_tags().items():
+        client.set_model_version_tag(name, version, key, value[:5000])
+
+
+HISTORY = "champion_history."  # registered-model tags, one per move, so the history lives in the registry
+
+
+@contextlib.contextmanager
+def move_lock():
+    """An exclusive lock around moving `champion` for processes sharing a local SQLite store. MLflow offers no
+    compare-and-set on aliases; with a tracking server the window between re-reading and moving stays (a few
+    milliseconds)."""
+    import fcntl
+
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with open(uri[len("sqlite:///"):] + ".alias-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def move_champion(client: MlflowClient, name: str, version: str, verdict: str, reason: str) -> dict:
+    """Point `champion` at a version and append the move to the model's history (who, when, from, to, why)."""
+    previous = champion_version(client, name)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    when = datetime.now(UTC)
+    entry = {"at": when.isoformat(timespec="seconds"), "from": previous, "to": version, "by": _who(),
+             "verdict": verdict, "reason": reason[:2000]}
+    key = f"{HISTORY}{when.strftime('%Y%m%dT%H%M%S.%f')}.{uuid.uuid4().hex[:6]}"  # sorts by time; unique
+    client.set_registered_model_tag(name, key, json.dumps(entry))
+    return entry
+
+
+def history(client: MlflowClient, name: str) -> list[dict]:
+    """Every recorded move of `champion`, oldest first."""
+    try:
+        tags = client.get_registered_model(name).tags
+    except MlflowException:
+        raise TabflowError(f"no registered model {name!r}; check the name (tabflow show lists a model's versions)") \
+            from None
+    return [json.loads(tags[k]) for k in sorted(k for k in tags if k.startswith(HISTORY))]
+
+
+def rollback(client: MlflowClient, name: str, reason: str, to: str | None = None) -> dict:
+    """Move `champion` back to `to`, or to the version it held before the current one."""
+    current = champion_version(client, name)
+    if to is None:
+        moves = [m for m in history(client, name) if m["to"] == current and m["from"]]
+        if not moves:
+            raise TabflowError(f"{name!r} has no earlier champion to roll back to; pass --to VERSION")
+        to = moves[-1]["from"]
+    require_version(client, name, to)
+    if to == current:
+        raise TabflowError(f"version {to} of {name!r} is already the champion")
+    with move_lock():
+        return move_champion(client, name, to, "ROLLBACK", reason)
+
+
+def require_version(client: MlflowClient, name: str, version: str) -> None:
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise TabflowError(f"{name!r} has no version {version}; `tabflow show {name}` lists them") from None
+
+
+def _who() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"

@@ -1,0 +1,128 @@
+"""Batch scoring: a file in, the same rows' keys plus predictions plus the model version out, in bounded memory.
+
+The input is read in chunks (CSV or Parquet), each chunk checked against the model's data contract and scored, and
+written to a temporary file beside the output, which replaces the output only once every chunk is written: a
+failure leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from tabflow import settings
+from tabflow.errors import DataError
+from tabflow.serving.contract import check_input
+
+
+@dataclass(frozen=True)
+class Scored:
+    model: str
+    version: str
+    rows: int
+    input_digest: str
+    output: str
+    seconds: float
+
+
+def chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    if path.suffix.lower() == ".csv":
+        yield from pd.read_csv(path, chunksize=rows)
+        return
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        yield batch.to_pandas()
+
+
+def load_model(ref: str):
+    """NAME, NAME@alias or NAME/version -> (name, version, the unwrapped tabflow model), as a deployment loads it."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from tabflow.tracking import resolve
+
+    name, version = resolve(MlflowClient(), ref if ("@" in ref or "/" in ref) else f"{ref}@champion")
+    return name, version, mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+
+
+def log_scoring(scored: Scored, source: Path, store: Path) -> str:
+    """One MLflow run per batch, in the experiment `<model>-scoring`: what was scored, with which version."""
+    from mlflow import MlflowClient
+
+    from tabflow import tracking
+
+    client = MlflowClient()
+    experiment = tracking.experiment_id(client, f"{scored.model}-scoring", store)
+    run_id = tracking.start_run(client, experiment, f"score-{time.strftime('%Y%m%d-%H%M%S')}",
+                                tags={"model": scored.model, "model_version": scored.version,
+                                      "input_digest": scored.input_digest})
+    tracking.log_all(client, run_id, params={"input": str(source), "output": scored.output,
+                                             "model_uri": f"models:/{scored.model}/{scored.version}"},
+                     metrics={"rows": scored.rows, "seconds": scored.seconds})
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def score_file(name: str, version: str, model, source: Path, target: Path, keys: list[str] | None = None,
+               chunk_rows: int = settings.CHUNK_ROWS) -> Scored:
+    """`model` is the unwrapped tabflow pyfunc (tabflow.serving.pyfunc.TabflowModel) of `name` version `version`."""
+    for path, what in ((source, "input"), (target, "output")):
+        if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise DataError(f"{what} {str(path)!r} must be a .csv or .parquet file")
+    if not source.is_file():
+        raise DataError(f"input file {str(source)!r} not found; check the path")
+    start, total = time.perf_counter(), 0
+    tmp = target.with_name(f".{target.name}.partial")
+    writer = None
+    try:
+        for i, frame in enumerate(chunks(source, chunk_rows)):
+            passthrough = keys if keys is not None else [c for c in frame.columns if c not in model.schema]
+            absent = [k for k in passthrough if k not in frame.columns]
+            if absent:
+                raise DataError(f"--keys names column(s) the input lacks: {', '.join(absent)}")
+            try:
+                checked = check_input(frame, model.schema)
+            except ValueError as exc:
+                raise DataError(f"rows {total + 1}-{total + len(frame)} of {str(source)!r}: {exc}") from None
+            out = pd.concat([frame[passthrough].reset_index(drop=True), model.predict_checked(checked)], axis=1)
+            out["model_version"] = version
+            writer = _write(out, tmp, target.suffix.lower(), writer, first=i == 0)
+            total += len(frame)
+        if writer is not None and hasattr(writer, "close"):
+            writer.close()
+        if total == 0:
+            raise DataError(f"input file {str(source)!r} has no rows")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return Scored(name, version, total, file_digest(source), str(target), time.perf_counter() - start)
+
+
+def _write(frame: pd.DataFrame, path: Path, suffix: str, writer, first: bool):
+    if suffix == ".csv":
+        frame.to_csv(path, mode="w" if first else "a", header=first, index=False)
+        return True
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if writer is None:
+        writer = pq.ParquetWriter(path, table.schema)
+    writer.write_table(table.cast(writer.schema))  # a chunk whose key column is all empty keeps the first types
+    return writer

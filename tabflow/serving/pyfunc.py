@@ -1,0 +1,123 @@
+"""The logged model: an MLflow pyfunc that takes raw rows and carries its own preprocessing."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+import tabflow
+from tabflow import settings
+from tabflow.serving.contract import _plain, check_input, input_schema
+from tabflow.task_types import LABEL, PREDICTION, PROBABILITY, task_type
+
+
+class TabflowModel(mlflow.pyfunc.PythonModel):
+    """Raw DataFrame in (original column names; extra columns ignored), the task's predictions out."""
+
+    def load_context(self, context) -> None:
+        import joblib
+        import keras
+        import tensorflow as tf
+
+        self.network = keras.saving.load_model(context.artifacts["network"], compile=False)
+        # One traced graph for any batch size: an eager call of the network took most of a single-row request.
+        spec = tf.TensorSpec([None, self.network.input_shape[1]], tf.float32)
+        self.forward = tf.function(lambda x: self.network(x, training=False), input_signature=[spec])
+        self.preprocessor = joblib.load(context.artifacts["preprocessor"])
+        meta = json.loads(Path(context.artifacts["meta"]).read_text())
+        self.features, self.classes = meta["features"], meta["classes"]
+        self.threshold, self.schema, self.task = meta["threshold"], meta["schema"], meta["task"]
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """binary: probability and label; multiclass: probability_<class> for each class and label;
+        regression: prediction (in the target's units)."""
+        return self.predict_checked(check_input(model_input, self.schema))
+
+    replay = None  # tabflow.features.replay.Replay, set by `prepare_replay`
+
+    def prepare_replay(self, example: pd.DataFrame) -> bool:
+        """Replay the preprocessing in numpy for small requests (tabflow serve); False when it cannot."""
+        from tabflow.features.replay import replay_for
+
+        self.replay = replay_for(self.preprocessor, example)
+        return self.replay is not None
+
+    def predict_checked(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """`predict` for rows that already passed check_input (tabflow serve checks them first, for a 422)."""
+        from tabflow.features.preprocessor import transform
+        from tabflow.model.network import as_output
+
+        if self.replay is not None and len(rows) <= settings.SMALL_REQUEST:
+            matrix = self.replay.transform(rows)
+        else:
+            matrix = transform(self.preprocessor, rows)
+        out = as_output(self.forward(matrix))
+        spec = task_type(self.task)
+        if not spec.classification:
+            return pd.DataFrame({PREDICTION: out})
+        if out.ndim == 2:  # one probability per class
+            frame = pd.DataFrame(out, columns=spec.probability_columns(tuple(self.classes)))
+            frame[LABEL] = np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
+            return frame
+        labels = np.where(out >= self.threshold, self.classes[1], self.classes[0])
+        return pd.DataFrame({PROBABILITY: out, LABEL: labels})
+
+
+def pip_requirements() -> list[str]:
+    """Pinned to what trained the model: inferring them instead costs seconds a model."""
+    from tabflow.tracking import package_versions
+
+    versions = package_versions()
+    tf = "tensorflow-cpu" if "tensorflow-cpu" in versions else "tensorflow"
+    names = [tf, "keras", "scikit-learn", "pandas", "numpy", "mlflow", "cloudpickle", "joblib"]
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={versions.get(name) or _version(name)}")
+        except Exception:  # a package missing here is not needed to describe the model
+            continue
+    return out
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(name)
+
+
+def log_model(network, preprocessor, train_x: pd.DataFrame, roles: dict[str, str], classes: tuple, run_id: str,
+              task: str = "binary", threshold: float = 0.5):
+    """Log the pyfunc under the run; returns MLflow's ModelInfo (its model_uri is `models:/m-<id>`)."""
+    import joblib
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    example = train_x[list(roles)].head(5)
+    meta = {"features": list(roles), "classes": [_plain(c) for c in classes], "threshold": threshold, "task": task,
+            "schema": input_schema(train_x, roles)}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {"network": f"{tmp}/network.keras", "preprocessor": f"{tmp}/preprocessor.joblib",
+                 "meta": f"{tmp}/meta.json"}
+        network.save(paths["network"])
+        joblib.dump(preprocessor, paths["preprocessor"])
+        Path(paths["meta"]).write_text(json.dumps(meta))
+        probe = TabflowModel()  # loaded from the very files that are logged, to derive the signature
+        probe.load_context(type("Context", (), {"artifacts": paths})())
+        # Inputs are typed "any": MLflow's own enforcement would refuse int64 for a float column and text for a
+        # number, with a message that dumps the data; check_input applies the saved contract instead.
+        with warnings.catch_warnings():  # integer *output* labels are fine; the hint is about inputs
+            warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
+            outputs = infer_signature(example, probe.predict(None, example)).outputs
+        signature = ModelSignature(inputs=Schema([ColSpec(AnyType(), name) for name in roles]), outputs=outputs)
+        package = Path(tabflow.__file__).parent
+        with mlflow.start_run(run_id=run_id):
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=str(package / "serving" / "model_code.py"), artifacts=paths,
+                signature=signature, input_example=example, pip_requirements=pip_requirements(),
+                code_paths=[str(package)])

@@ -1,0 +1,95 @@
+"""The servability check: load a registered version the way a deployment does, in a fresh process, and score
+the logged input example and a sample of test rows.
+
+The process starts early (`Checker.start`, while the final model trains) so its imports overlap other work;
+`check` then sends it one request and compares what it served with what the flow computed.
+`python -m tabflow.serving.servability` is the child: it reads one JSON request per line on stdin and answers on
+stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tabflow import settings
+from tabflow.errors import first_line
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self.proc is None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tabflow.serving.servability"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                         env={**os.environ, "MLFLOW_TRACKING_URI": _tracking_uri()})
+
+    def check(self, model_uri: str, rows: pd.DataFrame, expected: np.ndarray, task: str, classes: tuple
+              ) -> str | None:
+        """None when the version serves the rows as `expected` (the flow's network output); else why not."""
+        from tabflow.serving.contract import network_output
+
+        self.start()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "rows.parquet"
+            rows.to_parquet(path)
+            try:
+                self.proc.stdin.write(json.dumps({"model_uri": model_uri, "rows": str(path)}) + "\n")
+                self.proc.stdin.flush()
+                answer = json.loads(self.proc.stdout.readline() or '{"error": "the checking process died"}')
+            except (OSError, ValueError) as exc:
+                return f"the checking process failed ({exc})"
+            if "error" in answer:
+                return answer["error"]
+            served = network_output(pd.read_parquet(answer["predictions"]), task, classes)
+        if served.shape != expected.shape or not np.allclose(served, expected, rtol=1e-5, atol=1e-6):
+            worst = float(np.max(np.abs(served - expected))) if served.shape == expected.shape else float("nan")
+            return f"its predictions differ from the flow's on {len(rows)} test rows (largest difference {worst:.3g})"
+        return None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def sample(n: int, seed: int) -> np.ndarray:
+    """Which test rows the check scores: all of a small test set, a seeded sample of a large one."""
+    if n <= settings.SAMPLE_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, settings.SAMPLE_ROWS, replace=False))
+
+
+def _tracking_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def _serve_requests() -> None:
+    import mlflow
+    import tensorflow  # noqa: F401  imported before any request: that is the point of starting early
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            model = mlflow.pyfunc.load_model(request["model_uri"])
+            example = model.input_example
+            if example is not None:
+                model.predict(example)  # the logged example must score too
+            out = Path(request["rows"]).with_suffix(".out.parquet")
+            model.predict(pd.read_parquet(request["rows"])).to_parquet(out)
+            answer = {"predictions": str(out)}
+        except Exception as exc:  # the answer is the failure, for the parent to report
+            answer = {"error": f"loading or scoring it failed: {first_line(exc)}"}
+        print(json.dumps(answer), flush=True)

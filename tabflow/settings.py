@@ -1,0 +1,65 @@
+"""Environment variable names and runtime knobs, in one place.
+
+Nothing here reads the environment at import: commands and flows read it when they start. The numbers behind
+the speed and memory knobs are in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The server profile: set these and the same commands run against real servers (README, "server profile").
+OPTUNA_STORAGE = "TABFLOW_OPTUNA_STORAGE"  # the study database shared by trial workers, e.g. postgresql+psycopg2://
+DASK_ADDRESS = "TABFLOW_DASK_ADDRESS"  # trials on this Dask scheduler's workers
+WEBHOOK_SECRET = "TABFLOW_WEBHOOK_SECRET"  # signs MLflow's alias webhooks; enables POST /hooks/mlflow
+TRACKING_URI = "MLFLOW_TRACKING_URI"  # MLflow's own: a tracking server instead of the local store
+PREFECT_API_URL = "PREFECT_API_URL"  # Prefect's own: a Prefect server instead of a temporary one
+
+# tabflow serve's settings, handed from the CLI to each uvicorn worker process through the environment.
+SERVE_STORE = "TABFLOW_SERVE_STORE"
+SERVE_MODEL = "TABFLOW_SERVE_MODEL"
+SERVE_ALIAS = "TABFLOW_SERVE_ALIAS"
+SERVE_POLL_S = "TABFLOW_SERVE_POLL_S"
+SERVE_MAX_BYTES = "TABFLOW_SERVE_MAX_BYTES"
+
+# Data rules.
+MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes
+CATEGORICAL_INT_MAX = 10  # integer feature columns with at most this many values are codes, not quantities
+MIN_COUNT = 5  # a category seen fewer times in training shares the "other" code: too rare to learn from
+ONE_HOT_MAX = 16  # a column with up to this many codes enters the network one-hot; a larger one is embedded
+IMBALANCED = 0.5  # class_weight "auto" weights classes when the rarest has under this share of the most common
+
+# Speed and memory.
+CHUNK_ROWS = 100_000  # rows transformed or scored at once: intermediates stay a bounded size
+GATHER_ROWS = 100_000  # from this many training rows up, batches are gathered from one copy of the matrix
+SMALL_REQUEST = 100  # rows; up to this many, serving replays the preprocessing in numpy (tabflow.features.replay)
+CHUNK_CELLS = 250_000  # bootstrap resamples x rows at once: the count matrix stays in cache
+SAMPLE_ROWS = 200  # test rows the servability check scores
+HEARTBEAT_S = 30  # Optuna heartbeat on a study database: a dead worker's trial is failed and retried
+MAX_REJUDGE = 3  # times a challenger is judged again when the champion moves while it is being decided
+MAX_SHOWN_CATEGORIES = 1000  # categories per column listed in a model's data contract
+
+
+def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:
+    """Environment that keeps Prefect, MLflow and Keras state out of $HOME and their chatter off the terminal.
+
+    It must be in place before they are imported (Prefect reads its settings at import).
+    """
+    prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect fails on a home whose parent is missing
+    return {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "KERAS_HOME": str(store.resolve() / ".keras"),
+        "MPLCONFIGDIR": str(store.resolve() / ".matplotlib"),
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        # oneDNN's reordered float sums make results differ between CPUs, and it prints a notice at import.
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }

@@ -1,0 +1,82 @@
+"""The fitted preprocessor: train-only statistics, unseen values, the network's layout."""
+
+
+import numpy as np
+import pandas as pd
+
+from tabflow.config import SplitConfig
+from tabflow.data import clean
+from tabflow.features.preprocessor import Layout, fit_preprocessor, layout
+from tabflow.model.inputs import prepare
+from tabflow.model.network import MLPParams, build_network, embedding_dim
+
+
+def mixed_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    price = [f"{v:.2f}" for v in rng.uniform(1, 100, n)]
+    price[3] = "abc"
+    return pd.DataFrame({
+        "num": rng.normal(size=n),
+        "code": rng.integers(0, 4, n),
+        "row_number": np.arange(n),
+        "customer_id": rng.permutation(n) * 7 + 1000,
+        "city": rng.choice(["Oslo", "Lima", "Pune", None], n),
+        "flag": rng.integers(0, 2, n).astype(bool),
+        "when": pd.date_range("2024-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
+        "note": [f"free text number {i} here" for i in range(n)],
+        "price": price,
+        "const": 5,
+        "y": ["a", "b"] * (n // 2),
+    })
+
+
+def test_preprocessor_handles_unseen_categories_and_missing_values():
+    table = clean.clean_table(mixed_frame(), "y", SplitConfig(), "d")
+    x = table.frame[list(table.features)]
+    pre = fit_preprocessor(x, table.roles)
+    fresh = x.head(3).copy()
+    fresh.loc[0, "city"] = "Atlantis"  # never seen in training
+    fresh.loc[1, ["num", "when", "code"]] = [None, None, None]
+    out = pre.transform(fresh)
+    assert out.shape == (3, pre.transform(x).shape[1]) and np.isfinite(out).all()
+
+
+def numeric_steps(data):
+    _, imputer, scaler = data.preprocessor.named_steps["columns"].named_transformers_["numeric"]
+    return imputer, scaler
+
+
+def test_preprocessing_is_fitted_on_train_only(splits):
+    data = prepare(splits)
+    _, scaler = numeric_steps(data)
+    assert np.allclose(scaler.center_[: len(splits.features)], splits.x("train").median().to_numpy()), \
+        "scaling statistics leaked from val/test"
+    assert np.allclose(np.median(data.x_train, axis=0), 0, atol=1e-6)
+    assert not np.allclose(np.median(data.x_val, axis=0), 0, atol=1e-6)
+
+
+def test_imputation_uses_train_medians(splits):
+    imputer, _ = numeric_steps(prepare(splits))
+    assert np.allclose(imputer.statistics_, splits.x("train").median().to_numpy())
+
+
+def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "many": [f"v{i}" for i in rng.integers(0, 40, 600)],
+                          "few": rng.choice(["a", "b", "c"], 600), "two": rng.choice(["y", "n"], 600)})
+    roles = {"x": "numeric", "many": "categorical", "few": "categorical", "two": "categorical"}
+    pre = fit_preprocessor(frame, roles)
+    shape = layout(pre)
+    assert shape == Layout(dense=1, one_hot=(4, 3), embedded=(41,))
+    codes = pre.transform(frame)[:, 1:]
+    assert codes.shape == (600, 3) and codes[:, 0].max() == 3, "one-hot columns first"
+    assert codes[:, 1].min() >= 4 and codes[:, 1].max() == 6, "the second one-hot column's codes follow the first's"
+    assert codes[:, 2].max() == 40, "the embedded group has its own code space"
+    net = build_network(MLPParams(n_layers=1, units=4), shape)
+    names = {layer.name: layer for layer in net.layers}
+    assert names["one_hot"].num_tokens == 7
+    assert names["embedding"].output_dim == embedding_dim(41) < 41
+    assert net(pre.transform(frame).astype("float32")).shape == (600, 1)
+    assert fit_preprocessor(frame, roles, one_hot=True).transform(frame).shape == (600, 1 + 40 + 3 + 2)

@@ -1,0 +1,110 @@
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from tabflow.config import SplitConfig, TuneConfig
+from tabflow.model.inputs import prepare
+from tabflow.model.network import MLPParams
+from tabflow.model.search_space import SearchSpace
+from tabflow.model.tuning import (
+    WORKER_ATTR,
+    make_objective,
+    open_study,
+    optimize,
+    recover_interrupted,
+    run_trials,
+    shares,
+    study_name,
+)
+
+
+def test_space_samples_valid_params():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = SearchSpace()
+    for _ in range(20):
+        params = space.sample(study.ask())
+        assert isinstance(params, MLPParams)
+        assert space.n_layers[0] <= params.n_layers <= space.n_layers[1]
+        assert params.batch_size in space.batch_size and params.activation in space.activation
+
+
+def test_study_name_changes_with_what_changes_the_trials():
+    base = study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig())
+    assert base == study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(n_trials=99)), \
+        "the budget must not rename the study, or a bigger --trials could not resume it"
+    for other in (study_name("m", "digest02", SearchSpace(), SplitConfig(), 42, TuneConfig()),
+                  study_name("m", "digest01", SearchSpace(units=(8, 16)), SplitConfig(), 42, TuneConfig()),
+                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 7, TuneConfig()),
+                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5)),
+                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(), roles={"a": "numeric"})):
+        assert other != base
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_trial_of_a_dead_process_is_failed_and_requeued(tmp_path):
+    import socket
+
+    study = open_study("s", tmp_path / "j.journal", seed=0, pruner="none")
+    orphan = study.ask({"units": optuna.distributions.IntDistribution(1, 10)})
+    orphan.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{dead_pid()}")
+    alive = study.ask({"units": optuna.distributions.IntDistribution(1, 10)})
+    alive.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{__import__('os').getpid()}")
+
+    assert recover_interrupted(study) == (orphan.number,)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[orphan.number] == optuna.trial.TrialState.FAIL
+    assert states[alive.number] == optuna.trial.TrialState.RUNNING, "a live worker's trial must be left alone"
+    queued = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.WAITING]
+    assert len(queued) == 1 and queued[0].system_attrs["fixed_params"] == orphan.params, "retry the same params"
+    assert queued[0].user_attrs["retry_of"] == orphan.number
+
+
+def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
+    data, cfg = prepare(splits), TuneConfig(n_trials=2, max_epochs=2, pruner="none")
+    records = []
+    study = open_study("budget", tmp_path / "j.journal", seed=0, pruner="none")
+    first = optimize(study, make_objective(data, SearchSpace(), cfg, 0, records.append), cfg)
+    again = optimize(open_study("budget", tmp_path / "j.journal", seed=0, pruner="none"),
+                     make_objective(data, SearchSpace(), cfg, 0, records.append), cfg)
+    assert (first.n_run, first.n_finished) == (2, 2)
+    assert (again.n_run, again.n_finished) == (0, 2), "a finished study must not run more trials"
+    assert [r.state for r in records] == ["COMPLETE", "COMPLETE"]
+    assert all(len(r.history["val_log_loss"]) == 2 for r in records)
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband", "none"])
+def test_every_pruner_builds(tmp_path, pruner):
+    assert open_study(f"p-{pruner}", tmp_path / "j.journal", 0, pruner).pruner is not None
+
+
+def test_shares_split_the_budget_exactly():
+    assert shares(20, 2) == [10, 10]
+    assert shares(5, 2) == [3, 2]
+    assert shares(1, 3) == [1], "workers with nothing to do get no share"
+    assert shares(0, 2) == []
+    assert sum(shares(17, 4)) == 17
+
+
+def test_workers_sharing_a_study_stop_at_its_budget(tmp_path, splits):
+    """Two shares run against one study (as two Dask workers do): the study ends with exactly the budget and
+    a share never runs more than it was given."""
+    data, cfg = prepare(splits), TuneConfig(n_trials=3, max_epochs=1, pruner="none")
+    journal = tmp_path / "j.journal"
+    open_study("shared", journal, seed=0, pruner="none")  # created once, then opened by each worker
+    ran = [run_trials(open_study("shared", journal, seed=0, pruner="none"),
+                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", share)
+           for share in shares(cfg.n_trials, 2)]
+    assert ran == [2, 1]
+    finished = open_study("shared", journal, seed=0, pruner="none").get_trials(states=(
+        optuna.trial.TrialState.COMPLETE,))
+    assert len(finished) == 3
+    assert run_trials(open_study("shared", journal, seed=0, pruner="none"),
+                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", 5) == 0, \
+        "a study at its budget runs nothing more"
