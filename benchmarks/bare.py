@@ -15,7 +15,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from tabflow.cli import runtime_defaults  # noqa: E402
+from tabflow.settings import runtime_defaults  # noqa: E402
 
 scratch = Path(tempfile.mkdtemp())
 for key, value in runtime_defaults(scratch / "store", scratch / "prefect").items():
@@ -25,17 +25,22 @@ import keras  # noqa: E402
 import optuna  # noqa: E402
 import tensorflow  # noqa: E402, F401
 
-from tabflow import data, evaluation  # noqa: E402
 from tabflow.config import load_config  # noqa: E402
-from tabflow.model import MLPParams, fit_network, predict_proba, prepare, transform  # noqa: E402
-from tabflow.splitting import split  # noqa: E402
-from tabflow.tuning import SearchSpace, _pruner, make_objective  # noqa: E402
+from tabflow.data import clean, read  # noqa: E402
+from tabflow.data.split import split  # noqa: E402
+from tabflow.features.preprocessor import transform  # noqa: E402
+from tabflow.metrics import scores  # noqa: E402
+from tabflow.model.baselines import baseline_outputs  # noqa: E402
+from tabflow.model.inputs import prepare  # noqa: E402
+from tabflow.model.network import MLPParams, fit_network, predict_proba  # noqa: E402
+from tabflow.model.search_space import SearchSpace  # noqa: E402
+from tabflow.model.tuning import _pruner, make_objective  # noqa: E402
 
 
 def main(trials: int, seed: int, freeze: bool = False) -> dict:
     cfg = load_config(data="builtin:breast_cancer", trials=trials, seed=seed)
-    raw = data.load_table(cfg.data.source)
-    splits = split(data.clean_table(raw, "target", cfg.split, data.digest_frame(raw)), cfg.split, cfg.seed)
+    raw = read.load_table(cfg.data.source)
+    splits = split(clean.clean_table(raw, "target", cfg.split, read.digest_frame(raw)), cfg.split, cfg.seed)
     prepared = prepare(splits)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if freeze:
@@ -43,23 +48,38 @@ def main(trials: int, seed: int, freeze: bool = False) -> dict:
 
         gc.freeze()
     ready = time.perf_counter()
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed),
-                                pruner=_pruner(cfg.tune.pruner))
+    study = optuna.create_study(
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed), pruner=_pruner(cfg.tune.pruner)
+    )
     study.optimize(make_objective(prepared, SearchSpace(), cfg.tune, cfg.seed), n_trials=cfg.tune.n_trials)
     tuned = time.perf_counter()
-    stop = keras.callbacks.EarlyStopping(monitor=prepared.head.objective, mode="min", patience=cfg.train.patience,
-                                         restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor=prepared.head.objective, mode="min", patience=cfg.train.patience, restore_best_weights=True
+    )
     keras.backend.clear_session()
-    network, _ = fit_network(MLPParams(**study.best_params), prepare(splits), cfg.train.max_epochs,
-                             cfg.seed + study.best_trial.number, [stop])
+    network, _ = fit_network(
+        MLPParams(**study.best_params),
+        prepare(splits),
+        cfg.train.max_epochs,
+        cfg.seed + study.best_trial.number,
+        [stop],
+    )
     proba = predict_proba(network, transform(prepared.preprocessor, splits.x("test")))
-    scores = evaluation.scores("binary", splits.y("test"), proba)
-    logreg = evaluation.scores("binary", splits.y("test"), evaluation.baseline_outputs(splits, cfg.seed)["logreg"])
+    network_scores = scores("binary", splits.y("test"), proba)
+    logreg = scores("binary", splits.y("test"), baseline_outputs(splits, cfg.seed)["logreg"])
     done = time.perf_counter()
     assert not {"mlflow", "prefect"} & {m.split(".")[0] for m in sys.modules}, "the baseline must stay bare"
-    return {"startup_s": ready - STARTED, "trials_s": tuned - ready, "final_s": done - tuned,
-            "best_value": study.best_value, "best_trial": study.best_trial.number, "test_auc": scores["auc"],
-            "test_accuracy": scores["accuracy"], "logreg_auc": logreg["auc"], "logreg_accuracy": logreg["accuracy"]}
+    return {
+        "startup_s": ready - STARTED,
+        "trials_s": tuned - ready,
+        "final_s": done - tuned,
+        "best_value": study.best_value,
+        "best_trial": study.best_trial.number,
+        "test_auc": network_scores["auc"],
+        "test_accuracy": network_scores["accuracy"],
+        "logreg_auc": logreg["auc"],
+        "logreg_accuracy": logreg["accuracy"],
+    }
 
 
 if __name__ == "__main__":

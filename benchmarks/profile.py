@@ -28,8 +28,24 @@ def tabflow_run(work: Path, name: str, trials: int, env: dict) -> float:
     """`tabflow run` in a fresh process; returns the parent run's seconds_tune."""
     import mlflow
 
-    subprocess.run([sys.executable, "-m", "tabflow.cli", "run", "--data", "builtin:breast_cancer", "--model-name",
-                    name, "--trials", str(trials)], cwd=work, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tabflow.cli",
+            "run",
+            "--data",
+            "builtin:breast_cancer",
+            "--model-name",
+            name,
+            "--trials",
+            str(trials),
+        ],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlruns' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(name).experiment_id
     [parent] = client.search_runs([experiment], filter_string="attributes.run_name LIKE 'train-%'")
@@ -84,8 +100,8 @@ print(json.dumps(times))
 
 
 def prefect(runs: int) -> dict:
-    from tabflow.cli import runtime_defaults
-    from tabflow.local_server import LocalPrefectServer
+    from tabflow.cli.local_prefect import LocalPrefectServer
+    from tabflow.settings import runtime_defaults
     from tests.system import servers
 
     out = {}
@@ -95,8 +111,13 @@ def prefect(runs: int) -> dict:
         (work / "flow_cost.py").write_text(FLOW)
 
         def time_flows(api_url: str, kind: str) -> list[float]:
-            done = subprocess.run([sys.executable, "flow_cost.py", str(runs), kind], cwd=work, capture_output=True,
-                                  text=True, env={**env, "PREFECT_API_URL": api_url})
+            done = subprocess.run(
+                [sys.executable, "flow_cost.py", str(runs), kind],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                env={**env, "PREFECT_API_URL": api_url},
+            )
             if done.returncode:
                 raise RuntimeError(done.stderr[-3000:])
             return json.loads(done.stdout.strip().splitlines()[-1])

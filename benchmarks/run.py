@@ -7,6 +7,7 @@ that machine noise hits both alike. Usage: python benchmarks/run.py [--repeats 5
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -27,16 +28,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4])
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help="which to measure (default: all); the others keep their text from RESULTS.md")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="which to measure (default: all); the others keep their text from RESULTS.md",
+    )
     args = parser.parse_args()
     chosen = [s.strip() for s in args.sections.split(",")]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    command = (f"`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}"
-               + (f" --sections {args.sections}`" if args.sections != ",".join(SECTIONS) else "` (`make bench`)"))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    command = f"`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}" + (
+        f" --sections {args.sections}`" if args.sections != ",".join(SECTIONS) else "` (`make bench`)"
+    )
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+        or "unknown"
+    )
     stamp = f"Measured {time.strftime('%Y-%m-%d %H:%M')} at commit {commit} with {command}."
     measured = {}
     for section in SECTIONS:
@@ -52,8 +59,20 @@ def _with_stamp(lines: list[str], stamp: str) -> list[str]:
 
 def run_tabflow(name: str, trials: int, seed: int = 42) -> tuple[float, dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
-    cmd = [sys.executable, "-m", "tabflow.cli", "run", "--data", "builtin:breast_cancer", "--model-name", name,
-           "--trials", str(trials), "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tabflow.cli",
+        "run",
+        "--data",
+        "builtin:breast_cancer",
+        "--model-name",
+        name,
+        "--trials",
+        str(trials),
+        "--seed",
+        str(seed),
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, cwd=WORK, env=env, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -86,13 +105,26 @@ def measure_overhead(repeats: int, trials: int) -> dict:
         bare_wall, bare = run_bare(trials)
         tab_wall, tab = run_tabflow(f"bench{i}", trials)
         frozen_wall, _ = run_bare(trials, freeze=True)
-        same = (abs(bare["best_value"] - tab["best_val_log_loss"]) < 1e-9
-                and abs(bare["test_auc"] - tab["test_auc"]) < 1e-9)
-        rows.append({"bare_wall": bare_wall, "tab_wall": tab_wall, "ratio": tab_wall / bare_wall, "same": same,
-                     "bare": bare, "tab": tab, "frozen_wall": frozen_wall, "frozen_ratio": tab_wall / frozen_wall})
-        print(f"run {i + 1}/{repeats}: bare {bare_wall:.1f} s, tabflow {tab_wall:.1f} s, ratio "
-              f"{tab_wall / bare_wall:.3f}, same trials and model: {same}; bare with gc.freeze {frozen_wall:.1f} s",
-              flush=True)
+        same = (
+            abs(bare["best_value"] - tab["best_val_log_loss"]) < 1e-9 and abs(bare["test_auc"] - tab["test_auc"]) < 1e-9
+        )
+        rows.append(
+            {
+                "bare_wall": bare_wall,
+                "tab_wall": tab_wall,
+                "ratio": tab_wall / bare_wall,
+                "same": same,
+                "bare": bare,
+                "tab": tab,
+                "frozen_wall": frozen_wall,
+                "frozen_ratio": tab_wall / frozen_wall,
+            }
+        )
+        print(
+            f"run {i + 1}/{repeats}: bare {bare_wall:.1f} s, tabflow {tab_wall:.1f} s, ratio "
+            f"{tab_wall / bare_wall:.3f}, same trials and model: {same}; bare with gc.freeze {frozen_wall:.1f} s",
+            flush=True,
+        )
     return {"rows": rows, "trials": trials}
 
 
@@ -101,15 +133,19 @@ def measure_quality(seeds: list[int], trials: int) -> list[dict]:
     for seed in seeds:
         _, bare = run_bare(trials, seed)
         rows.append({"seed": seed, **bare})
-        print(f"seed {seed}: network auc {bare['test_auc']:.4f} acc {bare['test_accuracy']:.4f}; "
-              f"logreg auc {bare['logreg_auc']:.4f} acc {bare['logreg_accuracy']:.4f}", flush=True)
+        print(
+            f"seed {seed}: network auc {bare['test_auc']:.4f} acc {bare['test_accuracy']:.4f}; "
+            f"logreg auc {bare['logreg_auc']:.4f} acc {bare['logreg_accuracy']:.4f}",
+            flush=True,
+        )
     return rows
 
 
 def measure_tables(trials: int) -> list[dict]:
     print("quality across tables and tasks (benchmarks/quality.py)", flush=True)
-    out = subprocess.run([sys.executable, str(HERE / "quality.py"), str(trials)], cwd=WORK, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "quality.py"), str(trials)], cwd=WORK, check=True, capture_output=True, text=True
+    )
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
@@ -124,11 +160,19 @@ def measure_scale(sizes: tuple[int, ...], repeats: int) -> dict[int, list[dict]]
     runs: dict[int, list[dict]] = {rows: [] for rows in sizes}
     for i in range(repeats):
         for rows in sizes:
-            out = subprocess.run([sys.executable, str(HERE / "scale.py"), str(rows)], cwd=WORK, check=True,
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, str(HERE / "scale.py"), str(rows)],
+                cwd=WORK,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             runs[rows].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"scale run {i + 1}/{repeats}, {rows} rows: {runs[rows][-1]['total_s']} s, "
-                  f"+{runs[rows][-1]['added_mb']} MB", flush=True)
+            print(
+                f"scale run {i + 1}/{repeats}, {rows} rows: {runs[rows][-1]['total_s']} s, "
+                f"+{runs[rows][-1]['added_mb']} MB",
+                flush=True,
+            )
     return runs
 
 
@@ -145,7 +189,8 @@ def scale_section(runs: dict[int, list[dict]], repeats: int) -> list[str]:
         "Memory is the peak resident size above the process's size once TensorFlow is imported (the baseline "
         "column); the table's own size is pandas' `memory_usage(deep=True)`. Medians.",
         "",
-        "| rows | table (MB) | peak added (MB) | peak / table | " + " | ".join(f"{p} (s)" for p in phases)
+        "| rows | table (MB) | peak added (MB) | peak / table | "
+        + " | ".join(f"{p} (s)" for p in phases)
         + " | total (s) | baseline RSS (MB) |",
         "|---:|---:|---:|---:|" + "---:|" * len(phases) + "---:|---:|",
     ]
@@ -155,13 +200,22 @@ def scale_section(runs: dict[int, list[dict]], repeats: int) -> list[str]:
         total = med(r["total_s"] for r in results)
         summary[rows] = (total, added)
         cells = " | ".join(f"{med(r['seconds'][p] for r in results):.2f}" for p in phases)
-        lines.append(f"| {rows:,} | {table:.1f} | {added:.0f} | {added / table:.2f}x | {cells} | {total:.2f} | "
-                     f"{med(r['baseline_mb'] for r in results):.0f} |")
+        lines.append(
+            f"| {rows:,} | {table:.1f} | {added:.0f} | {added / table:.2f}x | {cells} | {total:.2f} | "
+            f"{med(r['baseline_mb'] for r in results):.0f} |"
+        )
     sizes = sorted(summary)
-    growth = "; ".join(f"{a:,} to {b:,} rows ({b // a}x): time {summary[b][0] / summary[a][0]:.1f}x, memory "
-                       f"{summary[b][1] / summary[a][1]:.1f}x" for a, b in zip(sizes, sizes[1:], strict=False))
-    lines += ["", f"Growth: {growth}. Below 100k rows fixed costs (graph tracing, the first epoch's set-up) "
-              "dominate, so the first step grows less than the rows.", ""]
+    growth = "; ".join(
+        f"{a:,} to {b:,} rows ({b // a}x): time {summary[b][0] / summary[a][0]:.1f}x, memory "
+        f"{summary[b][1] / summary[a][1]:.1f}x"
+        for a, b in itertools.pairwise(sizes)
+    )
+    lines += [
+        "",
+        f"Growth: {growth}. Below 100k rows fixed costs (graph tracing, the first epoch's set-up) "
+        "dominate, so the first step grows less than the rows.",
+        "",
+    ]
     return lines
 
 
@@ -183,17 +237,22 @@ def tables_section(rows: list[dict], trials: int) -> list[str]:
     ]
     for row in rows:
         s, lower = row["scores"], row["task"] == "regression"
-        for metric in (("rmse", "r2") if lower else ("auc", "accuracy")):
+        for metric in ("rmse", "r2") if lower else ("auc", "accuracy"):
             linear = "ridge" if lower else "logreg"
             values = {k: s[k][metric] for k in ("network", "dummy", linear, "hgb")}
             best_name = (min if metric == "rmse" else max)(("dummy", linear, "hgb"), key=lambda k: values[k])
             gap = values["network"] - values[best_name]
             verdict = "ahead of" if (gap < 0 if metric == "rmse" else gap > 0) else "behind"
-            beat = "beats" if (values["network"] < values["dummy"] if metric == "rmse"
-                               else values["network"] > values["dummy"]) else "DOES NOT beat"
-            lines.append(f"| {row['table']} | {row['task']} | {row['rows']} | {metric} | {values['network']:.4f} | "
-                         f"{values['dummy']:.4f} | {values[linear]:.4f} | {values['hgb']:.4f} | {verdict} "
-                         f"{best_name} by {abs(gap):.4f}; {beat} the dummy |")
+            beat = (
+                "beats"
+                if (values["network"] < values["dummy"] if metric == "rmse" else values["network"] > values["dummy"])
+                else "DOES NOT beat"
+            )
+            lines.append(
+                f"| {row['table']} | {row['task']} | {row['rows']} | {metric} | {values['network']:.4f} | "
+                f"{values['dummy']:.4f} | {values[linear]:.4f} | {values['hgb']:.4f} | {verdict} "
+                f"{best_name} by {abs(gap):.4f}; {beat} the dummy |"
+            )
     return [*lines, ""]
 
 
@@ -207,7 +266,7 @@ def measure_bootstrap(repeats: int, n: int = 10_000, resamples: int = 1000) -> d
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from tabflow.gate import bootstrap
+    from tabflow.promotion.bootstrap import bootstrap
 
     rng = np.random.default_rng(0)
     y = (rng.random(n) < 0.4).astype(int)
@@ -222,8 +281,14 @@ def measure_bootstrap(repeats: int, n: int = 10_000, resamples: int = 1000) -> d
         gains = [roc_auc_score(y[r], a[r]) - roc_auc_score(y[r], b[r]) for r in draws]
         times["loop"].append(time.perf_counter() - start)
     print(f"bootstrap: {med(times['tabflow']):.3f} s against {med(times['loop']):.3f} s", flush=True)
-    return {"n": n, "resamples": resamples, "tabflow": med(times["tabflow"]), "loop": med(times["loop"]),
-            "interval": interval, "loop_interval": np.quantile(gains, [0.025, 0.975]).tolist()}
+    return {
+        "n": n,
+        "resamples": resamples,
+        "tabflow": med(times["tabflow"]),
+        "loop": med(times["loop"]),
+        "interval": interval,
+        "loop_interval": np.quantile(gains, [0.025, 0.975]).tolist(),
+    }
 
 
 def bootstrap_section(b: dict, repeats: int) -> list[str]:
@@ -231,8 +296,8 @@ def bootstrap_section(b: dict, repeats: int) -> list[str]:
         "## 5. The promotion gate's bootstrap",
         "",
         f"Paired bootstrap of the AUC gain, {b['resamples']:,} resamples of {b['n']:,} test rows "
-        f"(`tabflow.gate.bootstrap`, multinomial counts and one sort per model) against the same number of "
-        f"resamples scored one at a time with scikit-learn's `roc_auc_score`. Medians of {repeats} runs, in "
+        f"(`tabflow.promotion.bootstrap.bootstrap`, multinomial counts and one sort per model) against the same "
+        f"number of resamples scored one at a time with scikit-learn's `roc_auc_score`. Medians of {repeats} runs, in "
         "`make bench`.",
         "",
         "| | one at a time | tabflow | ratio |",
@@ -312,14 +377,18 @@ def training_section(overhead: dict, quality: list[dict], args) -> list[str]:
         "|---:|---:|---:|---:|---:|",
     ]
     for seed, r in [(42, seed42["bare"])] + [(q["seed"], q) for q in quality]:
-        lines.append(f"| {seed} | {r['test_auc']:.4f} | {r['logreg_auc']:.4f} | {r['test_accuracy']:.4f} | "
-                     f"{r['logreg_accuracy']:.4f} |")
+        lines.append(
+            f"| {seed} | {r['test_auc']:.4f} | {r['logreg_auc']:.4f} | {r['test_accuracy']:.4f} | "
+            f"{r['logreg_accuracy']:.4f} |"
+        )
     all_rows = [seed42["bare"], *quality]
-    lines += [f"| median | {med(r['test_auc'] for r in all_rows):.4f} | {med(r['logreg_auc'] for r in all_rows):.4f} "
-              f"| {med(r['test_accuracy'] for r in all_rows):.4f} | "
-              f"{med(r['logreg_accuracy'] for r in all_rows):.4f} |", ""]
+    lines += [
+        f"| median | {med(r['test_auc'] for r in all_rows):.4f} | {med(r['logreg_auc'] for r in all_rows):.4f} "
+        f"| {med(r['test_accuracy'] for r in all_rows):.4f} | "
+        f"{med(r['logreg_accuracy'] for r in all_rows):.4f} |",
+        "",
+    ]
     return lines
-
 
 
 def measure_serving(repeats: int) -> dict:
@@ -328,8 +397,13 @@ def measure_serving(repeats: int) -> dict:
     run_tabflow("serving", 5)
     runs = []
     for i in range(repeats):
-        out = subprocess.run([sys.executable, str(HERE / "serving.py"), str(WORK / "mlruns"), "serving"], cwd=WORK,
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(HERE / "serving.py"), str(WORK / "mlruns"), "serving"],
+            cwd=WORK,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"serving run {i + 1}/{repeats}: {runs[-1]}", flush=True)
     result = {kind: {k: med(r[kind][k] for r in runs) for k in runs[0][kind]} for kind in ("mlflow", "tabflow")}
@@ -344,29 +418,75 @@ def measure_batch(repeats: int) -> dict[int, dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
     for rows in (10_000, *BATCH_ROWS):  # the files of the scale section (generated if this run skipped it)
         if not (WORK / f"scale-{rows}.csv").exists():
-            subprocess.run([sys.executable, str(HERE / "scale.py"), str(rows)], cwd=WORK, check=True,
-                           capture_output=True)
-    subprocess.run([sys.executable, "-m", "tabflow.cli", "run", "--data", "scale-10000.csv", "--target", "target",
-                    "--model-name", "scale", "--trials", "2"], cwd=WORK, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, str(HERE / "scale.py"), str(rows)], cwd=WORK, check=True, capture_output=True
+            )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tabflow.cli",
+            "run",
+            "--data",
+            "scale-10000.csv",
+            "--target",
+            "target",
+            "--model-name",
+            "scale",
+            "--trials",
+            "2",
+        ],
+        cwd=WORK,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     out: dict[int, list] = {rows: [] for rows in BATCH_ROWS}
     for _ in range(repeats):
         for rows in BATCH_ROWS:
             start = time.perf_counter()
-            done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "tabflow.cli", "predict",
-                                   "--model", "scale", "--input", f"scale-{rows}.csv", "--output",
-                                   f"scored-{rows}.parquet"], cwd=WORK, env=env, check=True, capture_output=True,
-                                  text=True)
+            done = subprocess.run(
+                [
+                    "/usr/bin/time",
+                    "-f",
+                    "%M",
+                    sys.executable,
+                    "-m",
+                    "tabflow.cli",
+                    "predict",
+                    "--model",
+                    "scale",
+                    "--input",
+                    f"scale-{rows}.csv",
+                    "--output",
+                    f"scored-{rows}.parquet",
+                ],
+                cwd=WORK,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             out[rows].append((time.perf_counter() - start, int(done.stderr.strip().splitlines()[-1]) / 1024))
             print(f"batch scoring {rows} rows: {out[rows][-1][0]:.1f} s, {out[rows][-1][1]:.0f} MB", flush=True)
-    return {rows: {"seconds": med(s for s, _ in r), "peak_mb": med(m for _, m in r),
-                   "file_mb": (WORK / f"scale-{rows}.csv").stat().st_size / 2**20} for rows, r in out.items()}
+    return {
+        rows: {
+            "seconds": med(s for s, _ in r),
+            "peak_mb": med(m for _, m in r),
+            "file_mb": (WORK / f"scale-{rows}.csv").stat().st_size / 2**20,
+        }
+        for rows, r in out.items()
+    }
 
 
 def serving_section(s: dict) -> list[str]:
     m, t = s["mlflow"], s["tabflow"]
-    rows = [("single row, p50 latency (ms)", "p50_ms", "{:.2f}"), ("single row, p99 latency (ms)", "p99_ms", "{:.2f}"),
-            ("single rows per second (one client)", "single_rows_per_s", "{:.0f}"),
-            ("rows per second in 1,000-row requests", "batch_rows_per_s", "{:.0f}")]
+    rows = [
+        ("single row, p50 latency (ms)", "p50_ms", "{:.2f}"),
+        ("single row, p99 latency (ms)", "p99_ms", "{:.2f}"),
+        ("single rows per second (one client)", "single_rows_per_s", "{:.0f}"),
+        ("rows per second in 1,000-row requests", "batch_rows_per_s", "{:.0f}"),
+    ]
     return [
         "## 6. Serving: `tabflow serve` against `mlflow models serve`",
         "",
@@ -378,8 +498,10 @@ def serving_section(s: dict) -> list[str]:
         "",
         "| | mlflow models serve | tabflow serve | ratio |",
         "|---|---:|---:|---:|",
-        *[f"| {label} | {fmt.format(m[key])} | {fmt.format(t[key])} | {t[key] / m[key]:.2f} |"
-          for label, key, fmt in rows],
+        *[
+            f"| {label} | {fmt.format(m[key])} | {fmt.format(t[key])} | {t[key] / m[key]:.2f} |"
+            for label, key, fmt in rows
+        ],
         "",
         "Batch scoring: `tabflow predict` (a whole process: start-up, a Prefect flow, chunks of 100,000 rows) on "
         "the scale section's generated CSVs, with a model trained on its 10k-row table. Peak resident memory from "
@@ -387,17 +509,25 @@ def serving_section(s: dict) -> list[str]:
         "",
         "| rows | file (MB) | seconds | peak memory (MB) |",
         "|---:|---:|---:|---:|",
-        *[f"| {rows:,} | {b['file_mb']:.0f} | {b['seconds']:.1f} | {b['peak_mb']:.0f} |"
-          for rows, b in s["batch"].items()],
+        *[
+            f"| {rows:,} | {b['file_mb']:.0f} | {b['seconds']:.1f} | {b['peak_mb']:.0f} |"
+            for rows, b in s["batch"].items()
+        ],
         "",
     ]
 
 
 def measure_profile(repeats: int) -> dict:
     """benchmarks/profile.py: trials on Dask workers (12 trials) and Prefect's cost per flow run per profile."""
+
     def run(*args: str) -> dict:
-        done = subprocess.run([sys.executable, str(HERE / "profile.py"), *args], cwd=HERE.parent, check=True,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(HERE / "profile.py"), *args],
+            cwd=HERE.parent,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     return {"dask": run("dask", str(PROFILE_TRIALS), str(min(repeats, 3))), "prefect": run("prefect", "10")}
@@ -432,8 +562,10 @@ def profile_section(p: dict) -> list[str]:
         "",
         "| Prefect API | seconds per flow run |",
         "|---|---:|",
-        *[f"| {label} | {f[label]:.2f} |" for label in ("embedded (SQLite)", "server (PostgreSQL)",
-                                                          "embedded, heartbeats off")],
+        *[
+            f"| {label} | {f[label]:.2f} |"
+            for label in ("embedded (SQLite)", "server (PostgreSQL)", "embedded, heartbeats off")
+        ],
         "",
         "Turning flow-run heartbeats off (what tabflow did on the embedded server until this was measured) cost "
         "about a second per flow run with Prefect 3.9.1, so tabflow leaves them on.",
@@ -442,11 +574,18 @@ def profile_section(p: dict) -> list[str]:
 
 
 SECTIONS = ("training", "tables", "scale", "bootstrap", "serving", "profile")
-NUMBERS = {"training": ("1", "2"), "tables": ("3",), "scale": ("4",), "bootstrap": ("5",), "serving": ("6",),
-           "profile": ("7",)}
+NUMBERS = {
+    "training": ("1", "2"),
+    "tables": ("3",),
+    "scale": ("4",),
+    "bootstrap": ("5",),
+    "serving": ("6",),
+    "profile": ("7",),
+}
 MEASURE = {
-    "training": lambda a: training_section(measure_overhead(a.repeats, a.trials), measure_quality(a.seeds, a.trials),
-                                           a),
+    "training": lambda a: training_section(
+        measure_overhead(a.repeats, a.trials), measure_quality(a.seeds, a.trials), a
+    ),
     "tables": lambda a: tables_section(measure_tables(a.trials), a.trials),
     "scale": lambda a: scale_section(measure_scale(SCALE_ROWS, a.repeats), a.repeats),
     "bootstrap": lambda a: bootstrap_section(measure_bootstrap(a.repeats), a.repeats),
@@ -464,10 +603,14 @@ def previous_sections() -> dict[str, str]:
 
 def write_results(measured: dict[str, list[str]]) -> None:
     kept = previous_sections()
-    lines = ["# Benchmarks", "",
-             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}. `make bench` "
-             "measures every section; each says when and with which command. Every figure is a median over repeated "
-             "runs, beside its baseline measured in the same run.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}. `make bench` "
+        "measures every section; each says when and with which command. Every figure is a median over repeated "
+        "runs, beside its baseline measured in the same run.",
+        "",
+    ]
     for section in SECTIONS:
         lines += measured[section] if section in measured else [kept[n] for n in NUMBERS[section] if n in kept]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -40,8 +40,14 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
         cols[f"date_{i}"] = (start + rng.integers(0, 1500, rows).astype("timedelta64[D]")).astype(str)
     cols["note"] = [f"note {k} about row" for k in rng.integers(0, rows, rows)]
     frame = pd.DataFrame(cols)
-    logit = (frame["num_0"].fillna(0) - frame["num_1"].fillna(0) + 0.5 * frame["int_0"] - 1.5
-             + (frame["cat_3"] == "c3_0") - frame["flag_0"])
+    logit = (
+        frame["num_0"].fillna(0)
+        - frame["num_1"].fillna(0)
+        + 0.5 * frame["int_0"]
+        - 1.5
+        + (frame["cat_3"] == "c3_0")
+        - frame["flag_0"]
+    )
     frame["target"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
 
@@ -54,15 +60,17 @@ def rss_mb() -> float:
 def measure(csv: Path) -> dict:
     import os
 
-    from tabflow import data, splitting
-    from tabflow.cli import runtime_defaults
     from tabflow.config import PipelineConfig
+    from tabflow.data import clean, read, validate
+    from tabflow.data.split import split
+    from tabflow.settings import runtime_defaults
 
     os.environ.update(runtime_defaults(Path("store"), Path("prefect")))
     import keras  # noqa: F401  imported before the baseline so the figure is the table's own cost
     import tensorflow  # noqa: F401
 
-    from tabflow.model import MLPParams, fit_network, prepare
+    from tabflow.model.inputs import prepare
+    from tabflow.model.network import MLPParams, fit_network
 
     cfg = PipelineConfig.model_validate({"data": {"source": str(csv), "target": "target"}})
     base, times, peaks, kept = rss_mb(), {}, {}, {}
@@ -74,16 +82,31 @@ def measure(csv: Path) -> dict:
         peaks[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base, 1)
         return kept[name]
 
-    raw = phase("load", lambda: data.load_table(str(csv)))
+    raw = phase("load", lambda: read.load_table(str(csv)))
     table_mb = raw.memory_usage(deep=True).sum() / 2**20
-    clean = phase("clean", lambda: data.clean_table(
-        raw, "target", cfg.split, data.digest_frame(raw), cfg.data.columns, cfg.data.max_text_share,
-        data.validate_table(raw, "target", cfg.split, cfg.task)))
-    splits = phase("split", lambda: splitting.split(clean, cfg.split, cfg.seed))
+    cleaned = phase(
+        "clean",
+        lambda: clean.clean_table(
+            raw,
+            "target",
+            cfg.split,
+            read.digest_frame(raw),
+            cfg.data.columns,
+            cfg.data.max_text_share,
+            validate.validate_table(raw, "target", cfg.split, cfg.task),
+        ),
+    )
+    splits = phase("split", lambda: split(cleaned, cfg.split, cfg.seed))
     prepared = phase("preprocess", lambda: prepare(splits, cfg.data.max_categories, cfg.train.class_weight))
     phase("epoch", lambda: fit_network(MLPParams(batch_size=512), prepared, max_epochs=1, seed=0))
-    return {"table_mb": round(table_mb, 1), "baseline_mb": round(base, 1), "added_mb": peaks["epoch"],
-            "seconds": times, "peak_added_mb_after": peaks, "total_s": round(sum(times.values()), 2)}
+    return {
+        "table_mb": round(table_mb, 1),
+        "baseline_mb": round(base, 1),
+        "added_mb": peaks["epoch"],
+        "seconds": times,
+        "peak_added_mb_after": peaks,
+        "total_s": round(sum(times.values()), 2),
+    }
 
 
 def main() -> None:
@@ -91,7 +114,8 @@ def main() -> None:
     csv = Path(sys.argv[sys.argv.index("--csv") + 1]) if "--csv" in sys.argv else Path(f"scale-{rows}.csv")
     if not csv.exists():
         generate(rows).to_csv(csv, index=False)
-        return print(json.dumps({"generated": str(csv)}))  # measured in a fresh process, without the generator
+        print(json.dumps({"generated": str(csv)}))  # measured in a fresh process, without the generator
+        return
     print(json.dumps({"rows_asked": rows, **measure(csv)}))
 
 

@@ -31,11 +31,36 @@ def start(kind: str, store: Path, model: str) -> tuple[subprocess.Popen, str]:
     uri = f"sqlite:///{store.resolve() / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     if kind == "tabflow":
-        cmd = [sys.executable, "-m", "tabflow.cli", "--store", str(store), "serve", "--model", model, "--port",
-               str(port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tabflow.cli",
+            "--store",
+            str(store),
+            "serve",
+            "--model",
+            model,
+            "--port",
+            str(port),
+        ]
     else:
-        cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model}@champion", "--env-manager",
-               "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"models:/{model}@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -62,12 +87,16 @@ def measure(url: str, one: bytes, batch: bytes, requests: int) -> dict:
         post(url, one)
     single = [post(url, one) for _ in range(requests)]
     batches = [post(url, batch) for _ in range(max(5, requests // 50))]
-    return {"p50_ms": 1000 * statistics.median(single), "p99_ms": 1000 * float(np.quantile(single, 0.99)),
-            "single_rows_per_s": requests / sum(single), "batch_rows_per_s": 1000 * len(batches) / sum(batches)}
+    return {
+        "p50_ms": 1000 * statistics.median(single),
+        "p99_ms": 1000 * float(np.quantile(single, 0.99)),
+        "single_rows_per_s": requests / sum(single),
+        "batch_rows_per_s": 1000 * len(batches) / sum(batches),
+    }
 
 
 def main() -> None:
-    from tabflow.data import load_table
+    from tabflow.data.read import load_table
 
     store, model = Path(sys.argv[1]), sys.argv[2]
     requests = int(sys.argv[3]) if len(sys.argv) > 3 else 500

@@ -28,23 +28,32 @@ class Deployed:
     workers: int  # polling the pool right now
 
 
-def deploy_training(cfg: PipelineConfig, store: str, schedule: dict, pool: str = POOL,
-                    max_late_minutes: float | None = 60) -> Deployed:
+def deploy_training(
+    cfg: PipelineConfig, store: str, schedule: dict, pool: str = POOL, max_late_minutes: float | None = 60
+) -> Deployed:
     from flows.training import train
 
-    params = {"cfg": cfg.model_dump(mode="json"), "store": str(Path(store).resolve()),
-              "max_late_minutes": max_late_minutes}
+    params = {
+        "cfg": cfg.model_dump(mode="json"),
+        "store": str(Path(store).resolve()),
+        "max_late_minutes": max_late_minutes,
+    }
     return _deploy(train, "flows/training.py:train", cfg.model_name, params, schedule, pool)
 
 
-def deploy_scoring(model: str, source: str, output: str, keys: list[str] | None, store: str, schedule: dict,
-                   pool: str = POOL) -> Deployed:
+def deploy_scoring(
+    model: str, source: str, output: str, keys: list[str] | None, store: str, schedule: dict, pool: str = POOL
+) -> Deployed:
     from flows.scoring import score
 
-    params = {"model": model, "source": str(Path(source).resolve()), "output": str(Path(output).resolve()),
-              "keys": keys, "store": str(Path(store).resolve())}
-    return _deploy(score, "flows/scoring.py:score", model.replace("@", "-").replace("/", "-"), params, schedule,
-                   pool)
+    params = {
+        "model": model,
+        "source": str(Path(source).resolve()),
+        "output": str(Path(output).resolve()),
+        "keys": keys,
+        "store": str(Path(store).resolve()),
+    }
+    return _deploy(score, "flows/scoring.py:score", model.replace("@", "-").replace("/", "-"), params, schedule, pool)
 
 
 def _deploy(flow, entrypoint: str, name: str, params: dict, schedule: dict, pool: str) -> Deployed:
@@ -53,10 +62,24 @@ def _deploy(flow, entrypoint: str, name: str, params: dict, schedule: dict, pool
     # One run at a time per deployment; a slot that comes while the last run still trains is cancelled, not
     # queued behind it (see also max_late_minutes: runs that waited for a worker are skipped).
     limit = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
-    deployment_id = source.deploy(name=name, work_pool_name=pool, parameters=params, concurrency_limit=limit,
-                                  build=False, push=False, print_next_steps=False, ignore_warnings=True, **schedule)
-    described = (f"cron {schedule['cron']!r}" if schedule.get("cron") else
-                 f"every {schedule['interval']:g} s" if schedule.get("interval") else "no schedule (runs on demand)")
+    deployment_id = source.deploy(
+        name=name,
+        work_pool_name=pool,
+        parameters=params,
+        concurrency_limit=limit,
+        build=False,
+        push=False,
+        print_next_steps=False,
+        ignore_warnings=True,
+        **schedule,
+    )
+    described = (
+        f"cron {schedule['cron']!r}"
+        if schedule.get("cron")
+        else f"every {schedule['interval']:g} s"
+        if schedule.get("interval")
+        else "no schedule (runs on demand)"
+    )
     return Deployed(f"{flow.name}/{name}", str(deployment_id), described, len(live_workers(pool)))
 
 
@@ -68,8 +91,11 @@ def ensure_pool(pool: str) -> None:
         try:
             client.read_work_pool(pool)
         except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process",
-                                                   base_job_template=ProcessWorker.get_default_base_job_template()))
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template()
+                )
+            )
 
 
 def live_workers(pool: str) -> list[str]:

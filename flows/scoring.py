@@ -11,8 +11,7 @@ from tasks.score import log_scoring, score_file
 
 
 @flow(name="score", log_prints=False, persist_result=False)
-def score(model: str, source: str, output: str, keys: list[str] | None = None, store: str = "mlruns"
-          ) -> batch.Scored:
+def score(model: str, source: str, output: str, keys: list[str] | None = None, store: str = "mlruns") -> batch.Scored:
     """`model` is NAME (its champion), NAME@alias or NAME/VERSION; deployable on a schedule like training."""
     from tabflow.tracking import configure
 

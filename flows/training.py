@@ -45,8 +45,7 @@ class TrainingSummary:
 
 
 @flow(name="train", log_prints=False, persist_result=False)
-def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | None = None
-          ) -> TrainingSummary | State:
+def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | None = None) -> TrainingSummary | State:
     """Bad input fails before the MLflow run opens; any later failure marks the run FAILED, registers nothing.
     A scheduled run later than `max_late_minutes` ends at once as Completed, named Skipped, with the reason."""
     late = skip_reason(flow_run.scheduled_start_time, datetime.now(UTC), max_late_minutes)
@@ -61,10 +60,20 @@ def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | 
         best = tune_on_dask(splits, run, dask) if dask else tune_model(splits, run)
         model = train_model(splits, best, run)
         scores = evaluate_model(model, splits, run)
-        decision = promote_model(model, scores, splits, run, {**tags, "study": best.study_name,
-                                                              "best_trial": str(best.best_number)})
-    return TrainingSummary(cfg.model_name, run.tracking_uri, run.parent_run_id, best, model, scores, decision,
-                           table.report, splits.class_balance())
+        decision = promote_model(
+            model, scores, splits, run, {**tags, "study": best.study_name, "best_trial": str(best.best_number)}
+        )
+    return TrainingSummary(
+        cfg.model_name,
+        run.tracking_uri,
+        run.parent_run_id,
+        best,
+        model,
+        scores,
+        decision,
+        table.report,
+        splits.class_balance(),
+    )
 
 
 def tune_on_dask(splits: Splits, run: RunContext, address: str) -> TuneResult:
@@ -84,11 +93,15 @@ def _tune_shared(splits: Splits, run: RunContext, address: str) -> TuneResult:
         with Client(address, set_as_default=False, timeout=30) as client:
             workers = [worker.rsplit(":", 1)[0] for worker in client.scheduler_info(n_workers=-1)["workers"]]
     except OSError as exc:
-        raise TabflowError(f"cannot reach the Dask scheduler at {address} ({exc}); check TABFLOW_DASK_ADDRESS "
-                           "and that the scheduler runs") from None
+        raise TabflowError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); check TABFLOW_DASK_ADDRESS "
+            "and that the scheduler runs"
+        ) from None
     if not workers:
-        raise TabflowError(f"the Dask cluster at {address} has no workers; start some with `dask worker {address} "
-                           "--nthreads 1`, or unset TABFLOW_DASK_ADDRESS to tune in this process")
+        raise TabflowError(
+            f"the Dask cluster at {address} has no workers; start some with `dask worker {address} "
+            "--nthreads 1`, or unset TABFLOW_DASK_ADDRESS to tune in this process"
+        )
     per_host = {host: workers.count(host) for host in workers}
     remaining = max(run.cfg.tune.n_trials - kept, 0)  # retried trials are queued: the first ones any worker runs
     futures = [tune_share.submit(splits, run, n, per_host) for n in shares(remaining, len(workers))]

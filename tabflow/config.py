@@ -29,10 +29,15 @@ class DataConfig(Section):
     source: str = Field(description="a .csv or .parquet path, or builtin:breast_cancer")
     target: str = "target"
     columns: dict[str, Role] = Field(default_factory=dict, description="roles that override the inferred ones")
-    max_text_share: float = Field(0.05, ge=0, lt=0.5, description="text cells coerced to missing in a numeric "
-                                  "column before it is an error")
-    max_categories: int = Field(1000, ge=2, description="codes per categorical column: its most frequent values "
-                                "(seen 5 times or more in training) plus one shared by the rest and by unseen ones")
+    max_text_share: float = Field(
+        0.05, ge=0, lt=0.5, description="text cells coerced to missing in a numeric column before it is an error"
+    )
+    max_categories: int = Field(
+        1000,
+        ge=2,
+        description="codes per categorical column: its most frequent values "
+        "(seen 5 times or more in training) plus one shared by the rest and by unseen ones",
+    )
 
 
 class SplitConfig(Section):
@@ -40,7 +45,8 @@ class SplitConfig(Section):
     val: float = Field(0.15, gt=0, lt=1)
     test: float = Field(0.15, gt=0, lt=1)
     strategy: Literal["auto", "stratified", "random", "time", "group"] = Field(
-        "auto", description="auto: stratified for classification, random for regression")
+        "auto", description="auto: stratified for classification, random for regression"
+    )
     column: str | None = Field(None, description="the date column of a time split, the group column of a group one")
 
     @model_validator(mode="after")
@@ -57,30 +63,38 @@ class TuneConfig(Section):
     timeout_s: float | None = Field(None, gt=0)
     max_epochs: int = Field(30, ge=1)
     pruner: Literal["median", "hyperband", "none"] = "median"
-    max_rows: int = Field(100_000, ge=100, description="trials train and validate on at most this many rows of "
-                          "each split (a seeded sample); the final fit uses them all")
+    max_rows: int = Field(
+        100_000,
+        ge=100,
+        description="trials train and validate on at most this many rows of "
+        "each split (a seeded sample); the final fit uses them all",
+    )
 
 
 class TrainConfig(Section):
     max_epochs: int = Field(100, ge=1)
     class_weight: Literal["auto", "balanced", "none"] = Field(
-        "auto", description="auto: balanced when the rarest class has under half the rows of the most common")
+        "auto", description="auto: balanced when the rarest class has under half the rows of the most common"
+    )
     patience: int = Field(10, ge=1)  # val loss on ~85 rows is noisy; fewer stopped good fits early
 
 
 class GateConfig(Section):
     metric: str | None = Field(None, description="default: auc for classification, rmse for regression")
-    floor: float | None = Field(None, description="the challenger's test metric must reach this (default: "
-                                "it must beat the dummy baseline)")
+    floor: float | None = Field(
+        None, description="the challenger's test metric must reach this (default: it must beat the dummy baseline)"
+    )
     margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion, in the metric's units")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="of the bootstrap interval of the gain")
     resamples: int = Field(1000, ge=100, description="paired bootstrap resamples of the test rows")
-    floors: dict[str, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. "
-                                        "{recall: 0.8}")
-    max_regression: dict[str, float] = Field(default_factory=dict, description="secondary metrics may fall "
-                                                "at most this far below the champion's, e.g. {recall: 0.02}")
-    allow_schema_change: bool = Field(False, description="promote over a champion that cannot read the new "
-                                      "columns (the floors decide)")
+    floors: dict[str, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. {recall: 0.8}")
+    max_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="secondary metrics may fall at most this far below the champion's, e.g. {recall: 0.02}",
+    )
+    allow_schema_change: bool = Field(
+        False, description="promote over a champion that cannot read the new columns (the floors decide)"
+    )
 
     @field_validator("metric")
     @classmethod
@@ -133,7 +147,7 @@ class PipelineConfig(Section):
 
 
 def default_model_name(source: str) -> str:
-    stem = source[len(BUILTIN_PREFIX):] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
+    stem = source[len(BUILTIN_PREFIX) :] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) or "model"
 
 
@@ -164,8 +178,10 @@ def load_config(path: str | Path | None = None, **flags: Any) -> PipelineConfig:
                 raise ConfigError(f"config section {key!r} must be a mapping")
         node[leaf] = value
     if "data" not in raw or "source" not in (raw.get("data") or {}):
-        raise ConfigError("no data given: pass --data PATH.csv|PATH.parquet|builtin:breast_cancer "
-                          "or set data.source in the config file")
+        raise ConfigError(
+            "no data given: pass --data PATH.csv|PATH.parquet|builtin:breast_cancer "
+            "or set data.source in the config file"
+        )
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:

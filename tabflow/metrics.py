@@ -26,8 +26,9 @@ def check_names(names: list[str], task: str, setting: str) -> None:
     known = for_task(task)
     for name in names:
         if name not in known:
-            raise ConfigError(f"{setting} names {name!r}, which is not a {task} metric; use one of: "
-                              + ", ".join(known))
+            raise ConfigError(
+                f"{setting} names {name!r}, which is not a {task} metric; use one of: " + ", ".join(known)
+            )
 
 
 def scores(task: str, y_true: np.ndarray, output: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -37,21 +38,35 @@ def scores(task: str, y_true: np.ndarray, output: np.ndarray, threshold: float =
     from sklearn import metrics as skm
 
     if task == "regression":
-        return {"rmse": float(np.sqrt(skm.mean_squared_error(y_true, output))),
-                "mae": float(skm.mean_absolute_error(y_true, output)), "r2": float(skm.r2_score(y_true, output))}
+        return {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, output))),
+            "mae": float(skm.mean_absolute_error(y_true, output)),
+            "r2": float(skm.r2_score(y_true, output)),
+        }
     if task == "multiclass":
         labels = np.arange(output.shape[1])
         pred = output.argmax(axis=1)
         proba = np.clip(output, 1e-7, 1)
         proba = proba / proba.sum(axis=1, keepdims=True)
         present = np.unique(y_true)
-        auc = (skm.roc_auc_score(y_true, proba[:, present] / proba[:, present].sum(axis=1, keepdims=True),
-                                 multi_class="ovr", average="macro", labels=present)
-               if len(present) > 2 else float("nan"))  # a class absent from test has no ROC curve
-        out = {"accuracy": skm.accuracy_score(y_true, pred),
-               "balanced_accuracy": skm.balanced_accuracy_score(y_true, pred),
-               "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
-               "auc": auc, "log_loss": skm.log_loss(y_true, proba, labels=labels)}
+        auc = (
+            skm.roc_auc_score(
+                y_true,
+                proba[:, present] / proba[:, present].sum(axis=1, keepdims=True),
+                multi_class="ovr",
+                average="macro",
+                labels=present,
+            )
+            if len(present) > 2
+            else float("nan")
+        )  # a class absent from test has no ROC curve
+        out = {
+            "accuracy": skm.accuracy_score(y_true, pred),
+            "balanced_accuracy": skm.balanced_accuracy_score(y_true, pred),
+            "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
+            "auc": auc,
+            "log_loss": skm.log_loss(y_true, proba, labels=labels),
+        }
     else:
         pred = (output >= threshold).astype(int)
         clipped = np.clip(output, 1e-7, 1 - 1e-7)

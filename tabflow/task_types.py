@@ -30,11 +30,22 @@ class TaskType:
 
 
 TASK_TYPES = {
-    "binary": TaskType("binary", True, "val_log_loss", "auc", ("dummy", "logreg"),
-                       ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss",
-                        "brier")),
-    "multiclass": TaskType("multiclass", True, "val_log_loss", "auc", ("dummy", "logreg"),
-                           ("accuracy", "balanced_accuracy", "f1", "auc", "log_loss")),
+    "binary": TaskType(
+        "binary",
+        True,
+        "val_log_loss",
+        "auc",
+        ("dummy", "logreg"),
+        ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss", "brier"),
+    ),
+    "multiclass": TaskType(
+        "multiclass",
+        True,
+        "val_log_loss",
+        "auc",
+        ("dummy", "logreg"),
+        ("accuracy", "balanced_accuracy", "f1", "auc", "log_loss"),
+    ),
     "regression": TaskType("regression", False, "val_rmse", "rmse", ("dummy", "ridge"), ("rmse", "mae", "r2")),
 }
 NAMES = tuple(TASK_TYPES)

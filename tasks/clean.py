@@ -8,5 +8,6 @@ from tasks import STAGE
 
 @task(name="clean-table", **STAGE)
 def clean_table(frame: pd.DataFrame, cfg: PipelineConfig) -> clean.CleanTable:
-    return clean.clean_table(frame, cfg.data.target, cfg.split, read.digest_frame(frame), cfg.data.columns,
-                             cfg.data.max_text_share, cfg.task)
+    return clean.clean_table(
+        frame, cfg.data.target, cfg.split, read.digest_frame(frame), cfg.data.columns, cfg.data.max_text_share, cfg.task
+    )

@@ -22,8 +22,9 @@ def _flaky(task, task_run, state) -> bool:
 
 
 @task(name="promote-model", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_flaky, **STAGE)
-def promote_model(model: TrainedModel, scores: Evaluation, splits: Splits, run: RunContext,
-                  tags: dict[str, str]) -> Decision:
+def promote_model(
+    model: TrainedModel, scores: Evaluation, splits: Splits, run: RunContext, tags: dict[str, str]
+) -> Decision:
     """Retried: it talks to the registry, and a failed attempt deletes the version it registered."""
     with timed(run, "promote"):
         return promote(model, scores, splits, run.cfg.gate, run, tags)

@@ -10,7 +10,7 @@ from tabflow.cli.local_prefect import free_port
 from tabflow.config import PipelineConfig
 from tabflow.promotion.gate import Floor, Rules
 
-__all__ = ["AUC", "client_for", "free_port", "frame", "tiny_config"]
+__all__ = ["AUC", "client_for", "frame", "free_port", "tiny_config"]
 
 TINY = {"tune": {"n_trials": 3, "max_epochs": 3}, "train": {"max_epochs": 3, "patience": 2}}
 

@@ -43,8 +43,7 @@ class _UserErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], TabflowError):
             return False
-        return not any(f"{name}(" in record.getMessage() or f"{name}:" in record.getMessage()
-                       for name in self.names)
+        return not any(f"{name}(" in record.getMessage() or f"{name}:" in record.getMessage() for name in self.names)
 
 
 def _hide_user_errors_from_prefect() -> None:
@@ -123,19 +122,30 @@ def predict(args: argparse.Namespace) -> int:
     if server:
         server.wait_ready()
     keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
-    scored = _call_flow(score, None, args.store,
-                        kwargs={"model": args.model, "source": args.input, "output": args.output, "keys": keys})
-    print(f"scored {scored.rows} rows of {args.input} with {scored.model} version {scored.version} in "
-          f"{scored.seconds:.1f} s -> {scored.output}")
+    scored = _call_flow(
+        score, None, args.store, kwargs={"model": args.model, "source": args.input, "output": args.output, "keys": keys}
+    )
+    print(
+        f"scored {scored.rows} rows of {args.input} with {scored.model} version {scored.version} in "
+        f"{scored.seconds:.1f} s -> {scored.output}"
+    )
     return 0
 
 
 def _config(args: argparse.Namespace):
     from tabflow.config import load_config
 
-    return load_config(args.config, data=args.data, target=args.target, model_name=args.model_name,
-                       trials=args.trials, timeout=args.timeout, seed=args.seed, task=args.task,
-                       allow_schema_change=args.allow_schema_change)
+    return load_config(
+        args.config,
+        data=args.data,
+        target=args.target,
+        model_name=args.model_name,
+        trials=args.trials,
+        timeout=args.timeout,
+        seed=args.seed,
+        task=args.task,
+        allow_schema_change=args.allow_schema_change,
+    )
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -151,11 +161,15 @@ def deploy(args: argparse.Namespace) -> int:
 
         keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
         done = deploy_scoring(args.model, args.input, args.output, keys, args.store, schedule, args.pool)
-    print(f"deployed {done.name} on pool {args.pool!r}: {done.schedule}; run it now with: "
-          f"prefect deployment run {done.name!r}")
+    print(
+        f"deployed {done.name} on pool {args.pool!r}: {done.schedule}; run it now with: "
+        f"prefect deployment run {done.name!r}"
+    )
     if not done.workers:
-        print(f"no worker polls pool {args.pool!r} yet: runs wait (then show as Late) until one does; start one "
-              f"with: tabflow worker --pool {args.pool}")
+        print(
+            f"no worker polls pool {args.pool!r} yet: runs wait (then show as Late) until one does; start one "
+            f"with: tabflow worker --pool {args.pool}"
+        )
     return 0
 
 
@@ -163,15 +177,18 @@ def worker(args: argparse.Namespace) -> int:
     """`prefect worker start` for a process pool, with tabflow's environment (quiet libraries, project state)."""
     _require_prefect_server("tabflow worker")
     print(f"worker polling pool {args.pool!r} at {os.environ[settings.PREFECT_API_URL]}; Ctrl+C stops it", flush=True)
-    os.execv(sys.executable, [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type",
-                              "process"])
+    os.execv(
+        sys.executable, [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type", "process"]
+    )
     return 0  # not reached
 
 
 def _require_prefect_server(command: str) -> None:
     if not os.environ.get(settings.PREFECT_API_URL):
-        raise TabflowError(f"{command} needs a Prefect server that outlives this command: set PREFECT_API_URL "
-                           "(start one with `prefect server start`, see the README's server profile)")
+        raise TabflowError(
+            f"{command} needs a Prefect server that outlives this command: set PREFECT_API_URL "
+            "(start one with `prefect server start`, see the README's server profile)"
+        )
 
 
 def _prefect_server() -> LocalPrefectServer | None:
@@ -192,23 +209,39 @@ def serve(args: argparse.Namespace) -> int:
 
     _registry(args)
     if alias_version(MlflowClient(), args.model, args.alias) is None:
-        raise TabflowError(f"no version of {args.model!r} holds @{args.alias}; train one with `tabflow run` or "
-                           "check --model and --alias")
+        raise TabflowError(
+            f"no version of {args.model!r} holds @{args.alias}; train one with `tabflow run` or "
+            "check --model and --alias"
+        )
     if args.webhook_url:
         from tabflow.serving.webhooks import register_webhook
         from tabflow.tracking import is_local
 
         if is_local(MlflowClient().tracking_uri):
-            raise TabflowError("--webhook-url needs an MLflow tracking server (MLFLOW_TRACKING_URI=http...): a local "
-                               "store sends no webhooks; drop the flag, the alias is polled every --poll seconds")
+            raise TabflowError(
+                "--webhook-url needs an MLflow tracking server (MLFLOW_TRACKING_URI=http...): a local "
+                "store sends no webhooks; drop the flag, the alias is polled every --poll seconds"
+            )
         if len(os.environ.get(settings.WEBHOOK_SECRET, "")) < 16:
-            raise TabflowError(f"--webhook-url needs {settings.WEBHOOK_SECRET} set to a secret of 16+ characters: it signs "
-                               "each delivery")
+            raise TabflowError(
+                f"--webhook-url needs {settings.WEBHOOK_SECRET} set to a secret of 16+ characters: it signs "
+                "each delivery"
+            )
         register_webhook(args.webhook_url, os.environ[settings.WEBHOOK_SECRET])
-    print(f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
-          flush=True)
-    serve(str(Path(args.store).resolve()), args.model, args.alias, args.host, args.port, args.workers, args.poll,
-          int(args.max_body_mb * 2**20))
+    print(
+        f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
+        flush=True,
+    )
+    serve(
+        str(Path(args.store).resolve()),
+        args.model,
+        args.alias,
+        args.host,
+        args.port,
+        args.workers,
+        args.poll,
+        int(args.max_body_mb * 2**20),
+    )
     return 0
 
 
@@ -223,7 +256,21 @@ def ui(args: argparse.Namespace) -> int:
     if uri.startswith("sqlite:") and not (store / "mlflow.db").exists():
         raise TabflowError(f"no tracking store in {str(store)!r} yet; run `tabflow run` first or pass --store")
     print(f"MLflow UI on http://127.0.0.1:{args.port} (tracking store {uri}); Ctrl+C stops it", flush=True)
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--artifacts-destination",
-           str(store.resolve() / "artifacts"), "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--artifacts-destination",
+        str(store.resolve() / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        "1",
+    ]
     os.execv(sys.executable, cmd)
     return 0  # not reached

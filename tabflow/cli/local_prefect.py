@@ -25,14 +25,35 @@ class LocalPrefectServer:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         home.mkdir(parents=True, exist_ok=True)  # a PREFECT_HOME the user named may not exist yet
         self.log = home / "server.log"
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1"}  # what Prefect's own temporary server sets
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }  # what Prefect's own temporary server sets
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host",
-                 "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
         # Registered before Prefect is imported, so it runs after Prefect's own exit handlers, which still
         # send the run's last events to this server.
         atexit.register(self.stop)
@@ -41,8 +62,10 @@ class LocalPrefectServer:
         if wait_until_healthy(f"{self.api_url}/health", self.process, timeout_s):
             return
         self.stop()
-        raise TabflowError(f"the local Prefect server did not start (see {self.log}); set PREFECT_API_URL to a "
-                           "running Prefect server, or remove .prefect/ to start from a fresh database")
+        raise TabflowError(
+            f"the local Prefect server did not start (see {self.log}); set PREFECT_API_URL to a "
+            "running Prefect server, or remove .prefect/ to start from a fresh database"
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -8,10 +8,14 @@ from tabflow.cli import commands
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tabflow", description="Train, tune, evaluate and promote Keras models "
-                                     "on tables, tracked in MLflow and orchestrated by Prefect.")
-    parser.add_argument("--store", default="mlruns",
-                        help="local tracking, registry and study store (default: ./mlruns)")
+    parser = argparse.ArgumentParser(
+        prog="tabflow",
+        description="Train, tune, evaluate and promote Keras models "
+        "on tables, tracked in MLflow and orchestrated by Prefect.",
+    )
+    parser.add_argument(
+        "--store", default="mlruns", help="local tracking, registry and study store (default: ./mlruns)"
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="load, validate, clean, split, tune, train, evaluate and promote")
     config_flags(run)
@@ -26,8 +30,12 @@ def parser() -> argparse.ArgumentParser:
         each.add_argument("--pool", default="tabflow", help="the process work pool (default: tabflow)")
         if kind == "train":
             config_flags(each)
-            each.add_argument("--max-late-minutes", type=float, default=60.0,
-                              help="skip a scheduled run that starts this much later than its slot (default: 60)")
+            each.add_argument(
+                "--max-late-minutes",
+                type=float,
+                default=60.0,
+                help="skip a scheduled run that starts this much later than its slot (default: 60)",
+            )
         else:
             each.add_argument("--model", required=True, metavar="NAME[@alias|/version]")
             each.add_argument("--input", required=True, help="PATH.csv or PATH.parquet, read at each run")
@@ -58,8 +66,11 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("--model", required=True, metavar="NAME[@alias|/version]", help="default alias: champion")
     pred.add_argument("--input", required=True, help="PATH.csv or PATH.parquet")
     pred.add_argument("--output", required=True, help="PATH.csv or PATH.parquet (replaced only when complete)")
-    pred.add_argument("--keys", help="comma-separated input columns to copy to the output (default: every "
-                      "column the model does not read, such as IDs)")
+    pred.add_argument(
+        "--keys",
+        help="comma-separated input columns to copy to the output (default: every "
+        "column the model does not read, such as IDs)",
+    )
     pred.set_defaults(command=commands.predict)
     srv = sub.add_parser("serve", help="serve the model an alias points at over HTTP, following the alias")
     srv.add_argument("--model", required=True, help="registered model name")
@@ -69,8 +80,11 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--workers", type=int, default=1)
     srv.add_argument("--poll", type=float, default=5.0, help="seconds between checks of the alias (default: 5)")
     srv.add_argument("--max-body-mb", type=float, default=10.0, help="larger request bodies get 413")
-    srv.add_argument("--webhook-url", help="this server's /hooks/mlflow address as the MLflow server reaches it: "
-                     "registers an MLflow webhook so alias moves arrive at once (needs TABFLOW_WEBHOOK_SECRET)")
+    srv.add_argument(
+        "--webhook-url",
+        help="this server's /hooks/mlflow address as the MLflow server reaches it: "
+        "registers an MLflow webhook so alias moves arrive at once (needs TABFLOW_WEBHOOK_SECRET)",
+    )
     srv.set_defaults(command=commands.serve)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
     ui.add_argument("--port", type=int, default=5000)
@@ -87,7 +101,14 @@ def config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, help="finished Optuna trials the study should hold (default: 20)")
     parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     parser.add_argument("--seed", type=int, help="seed for the split, the sampler and Keras (default: 42)")
-    parser.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"),
-                        help="what to predict (default: auto, from the target column)")
-    parser.add_argument("--allow-schema-change", action="store_true", default=None,
-                        help="promote over a champion that cannot read the new columns (the floors decide)")
+    parser.add_argument(
+        "--task",
+        choices=("auto", "binary", "multiclass", "regression"),
+        help="what to predict (default: auto, from the target column)",
+    )
+    parser.add_argument(
+        "--allow-schema-change",
+        action="store_true",
+        default=None,
+        help="promote over a champion that cannot read the new columns (the floors decide)",
+    )

@@ -36,10 +36,12 @@ def summary(result) -> str:
     ]
     bin_dir = Path(sys.executable).parent
     if decision.verdict == "PROMOTE":
-        lines += [f"champion  models:/{name}@champion in {result.tracking_uri}",
-                  f"          serve: MLFLOW_TRACKING_URI={result.tracking_uri} {bin_dir}/tabflow serve --model {name}",
-                  f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
-                  f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)"]
+        lines += [
+            f"champion  models:/{name}@champion in {result.tracking_uri}",
+            f"          serve: MLFLOW_TRACKING_URI={result.tracking_uri} {bin_dir}/tabflow serve --model {name}",
+            f"          load:  mlflow.set_tracking_uri('{result.tracking_uri}'); "
+            f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)",
+        ]
     return "\n".join(lines)
 
 
@@ -49,7 +51,8 @@ def _balance(balance: dict[str, dict[str, int]]) -> str:
 
 def _capped(capped: dict[str, dict[str, int]]) -> str:
     columns = ", ".join(f"{name} ({c['values']:,} values, {c['rows']:,} rows)" for name, c in capped.items())
-    return f"{columns} share one 'other' code: seen under {settings.MIN_COUNT} times in training, or past data.max_categories"
+    return (f"{columns} share one 'other' code: seen under {settings.MIN_COUNT} times in training, or past "
+            "data.max_categories")
 
 
 def _fmt(value) -> str:

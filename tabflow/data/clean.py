@@ -24,9 +24,15 @@ class CleanTable:
     task: str = "binary"  # binary, multiclass or regression
 
 
-def clean_table(frame: pd.DataFrame, target: str, split: SplitConfig, digest: str,
-                columns: dict[str, str] | None = None, max_text_share: float = 0.05, task: str = "auto"
-                ) -> CleanTable:
+def clean_table(
+    frame: pd.DataFrame,
+    target: str,
+    split: SplitConfig,
+    digest: str,
+    columns: dict[str, str] | None = None,
+    max_text_share: float = 0.05,
+    task: str = "auto",
+) -> CleanTable:
     """Drop rows without a target and exact duplicates, give every column a role, drop the unusable ones;
     the report says what was dropped or coerced, and why, with counts."""
     has_target = frame[target].notna()
@@ -40,19 +46,29 @@ def clean_table(frame: pd.DataFrame, target: str, split: SplitConfig, digest: st
     roles, coerced = infer_roles(out, target, dict(columns or {}), max_text_share)
     features = [c for c, r in roles.items() if r in USED]
     report["roles"] = {str(c): r for c, r in roles.items()}
-    report["columns_dropped"] = {str(c): _why_dropped(r, c in (columns or {})) for c, r in roles.items()
-                                 if r not in USED}
+    report["columns_dropped"] = {
+        str(c): _why_dropped(r, c in (columns or {})) for c, r in roles.items() if r not in USED
+    }
     report["cells_coerced_to_missing"] = coerced
     if not features:
-        raise DataError("no usable feature columns are left (all constant, ID-like, free text or dropped); "
-                        "add feature columns or set roles in data.columns")
+        raise DataError(
+            "no usable feature columns are left (all constant, ID-like, free text or dropped); "
+            "add feature columns or set roles in data.columns"
+        )
     # Every column stays in the frame (features are chosen by name), so a split by a dropped ID column works and
     # the leak check compares whole rows, as the duplicate drop above did.
     report["rows_out"] = len(out)
     report["missing_values"] = {str(c): int(n) for c, n in out[features].isna().sum().items() if n}
     check_target(out[target], target, split, task)
-    return CleanTable(frame=out.reset_index(drop=True), target=target, features=tuple(features), digest=digest,
-                      report=report, roles={c: roles[c] for c in features}, task=task)
+    return CleanTable(
+        frame=out.reset_index(drop=True),
+        target=target,
+        features=tuple(features),
+        digest=digest,
+        report=report,
+        roles={c: roles[c] for c in features},
+        task=task,
+    )
 
 
 def _why_dropped(role: str, declared: bool) -> str:

@@ -18,10 +18,11 @@ BUILTINS = ("breast_cancer", "wine", "digits", "diabetes")  # scikit-learn's bun
 def check_source(source: str) -> None:
     """The checks that need no reading: a known built-in, or an existing file with a known suffix."""
     if source.startswith(BUILTIN_PREFIX):
-        name = source[len(BUILTIN_PREFIX):]
+        name = source[len(BUILTIN_PREFIX) :]
         if name not in BUILTINS:
-            raise DataError(f"unknown built-in table {name!r}; available: "
-                            + ", ".join(f"{BUILTIN_PREFIX}{b}" for b in BUILTINS))
+            raise DataError(
+                f"unknown built-in table {name!r}; available: " + ", ".join(f"{BUILTIN_PREFIX}{b}" for b in BUILTINS)
+            )
         return
     if not Path(source).is_file():
         raise DataError(f"data file {source!r} not found; check the path or use builtin:breast_cancer")
@@ -57,12 +58,14 @@ def load_table(source: str) -> pd.DataFrame:
     if source.startswith(BUILTIN_PREFIX):
         from sklearn import datasets
 
-        loader = getattr(datasets, f"load_{source[len(BUILTIN_PREFIX):]}")
+        loader = getattr(datasets, f"load_{source[len(BUILTIN_PREFIX) :]}")
         return loader(as_frame=True).frame  # real column names plus `target`
     frame = _read_csv(source) if _is_csv(source) else _read_parquet(source)
     if frame.shape[1] == 1 and _is_csv(source):
-        raise DataError(f"{source!r} parsed as a single column ({str(frame.columns[0])[:40]!r}); tabflow reads "
-                        "comma-, semicolon-, tab- or pipe-separated files: re-export it with one of those")
+        raise DataError(
+            f"{source!r} parsed as a single column ({str(frame.columns[0])[:40]!r}); tabflow reads "
+            "comma-, semicolon-, tab- or pipe-separated files: re-export it with one of those"
+        )
     return frame
 
 
@@ -83,7 +86,7 @@ def sniff_csv(source: str) -> tuple[str, str]:
     text = None
     for encoding in ENCODINGS:
         with contextlib.suppress(UnicodeDecodeError):
-            text = sample[:sample.rfind(b"\n") + 1 or None].decode(encoding)
+            text = sample[: sample.rfind(b"\n") + 1 or None].decode(encoding)
             break
     if text is None:
         raise DataError(f"{source!r} is neither UTF-8 nor Windows-1252 text; re-export it as UTF-8")
@@ -97,7 +100,7 @@ def sniff_csv(source: str) -> tuple[str, str]:
 def _read_csv(source: str) -> pd.DataFrame:
     first, delimiter = sniff_csv(source)
     _refuse_duplicate_names(source, first, delimiter)
-    for encoding in ENCODINGS[ENCODINGS.index(first):]:
+    for encoding in ENCODINGS[ENCODINGS.index(first) :]:
         try:
             return pd.read_csv(source, sep=delimiter, encoding=encoding, low_memory=False)
         except UnicodeDecodeError:
@@ -122,8 +125,9 @@ def _check_unique(source: str, names: list[str]) -> None:
     seen = pd.Series(names).value_counts()
     repeated = [f"{name!r} ({count}x)" for name, count in seen.items() if count > 1]
     if repeated:
-        raise DataError(f"{source!r} has duplicate column names: {', '.join(repeated)}; rename them so each "
-                        "column has its own name")
+        raise DataError(
+            f"{source!r} has duplicate column names: {', '.join(repeated)}; rename them so each column has its own name"
+        )
 
 
 def _read_parquet(source: str) -> pd.DataFrame:
@@ -135,8 +139,10 @@ def _read_parquet(source: str) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise DataError(f"cannot read {source!r} as Parquet ({first_line(exc, 160)}); check that it is a Parquet "
-                        "file, or save it with a .csv name if it is CSV text") from None
+        raise DataError(
+            f"cannot read {source!r} as Parquet ({first_line(exc, 160)}); check that it is a Parquet "
+            "file, or save it with a .csv name if it is CSV text"
+        ) from None
 
 
 def digest_frame(frame: pd.DataFrame) -> str:

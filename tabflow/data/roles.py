@@ -22,8 +22,9 @@ MISSING = "(missing)"  # a category of its own: that a value is absent often mea
 ID_NAME = re.compile(r"(^|[_\W])(id|uuid|key|guid)$|^id[_\W]", re.IGNORECASE)
 
 
-def infer_roles(frame: pd.DataFrame, target: str, overrides: dict[str, str], max_text_share: float
-                ) -> tuple[dict[str, str], dict[str, int]]:
+def infer_roles(
+    frame: pd.DataFrame, target: str, overrides: dict[str, str], max_text_share: float
+) -> tuple[dict[str, str], dict[str, int]]:
     """Every feature column's role, and for numeric columns stored as text the count of cells coerced to missing.
 
     Text in a mostly numeric column is coerced (and counted) up to `max_text_share` of its values; past that the
@@ -64,8 +65,10 @@ def _infer(col: pd.Series, name: str, max_text_share: float) -> tuple[str, int]:
     if share_text < 0.5:  # mostly numbers: a numeric column with some junk in it
         if share_text > max_text_share:
             example = text[numbers.isna()].iloc[0]
-            raise DataError(f"column {name!r} holds numbers but {share_text:.0%} of its values are text (e.g. "
-                            f"{example[:30]!r}); clean it, or set its role in data.columns (e.g. categorical)")
+            raise DataError(
+                f"column {name!r} holds numbers but {share_text:.0%} of its values are text (e.g. "
+                f"{example[:30]!r}); clean it, or set its role in data.columns (e.g. categorical)"
+            )
         return _infer_number(numbers.dropna(), name), int(numbers.isna().sum())
     if _looks_like_dates(text):
         return "datetime", 0

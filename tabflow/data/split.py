@@ -46,8 +46,10 @@ class Splits:
         if self.task == "regression":
             return {}
         counts = {part: np.bincount(self.y(part), minlength=len(self.classes)) for part in ("train", "val", "test")}
-        return {part: {str(c): int(n) for c, n in zip(self.classes, n_by_class, strict=True)}
-                for part, n_by_class in counts.items()}
+        return {
+            part: {str(c): int(n) for c, n in zip(self.classes, n_by_class, strict=True)}
+            for part, n_by_class in counts.items()
+        }
 
     def sizes(self) -> dict[str, int]:
         return {part: len(rows) for part, rows in self.rows.items()}
@@ -67,10 +69,13 @@ def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
         if strategy == "stratified" and task == "regression":
             raise ConfigError("a stratified split needs classes; use split.strategy random for regression")
         labels = frame[target].to_numpy() if strategy == "stratified" else None
-        rest, test = train_test_split(np.arange(len(frame)), test_size=cfg.test, random_state=seed,
-                                      stratify=labels)
-        train, val = train_test_split(rest, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed,
-                                      stratify=labels[rest] if labels is not None else None)
+        rest, test = train_test_split(np.arange(len(frame)), test_size=cfg.test, random_state=seed, stratify=labels)
+        train, val = train_test_split(
+            rest,
+            test_size=cfg.val / (cfg.train + cfg.val),
+            random_state=seed,
+            stratify=labels[rest] if labels is not None else None,
+        )
         parts = train, val, test
     rows = dict(zip(("train", "val", "test"), (np.asarray(p, dtype="int64") for p in parts), strict=True))
     check_leaks(frame, rows, strategy, cfg.column)
@@ -78,10 +83,19 @@ def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
     present = set(frame[target].take(rows["train"]).unique().tolist())
     missing = [c for c in classes if c not in present]
     if missing:
-        raise DataError(f"class {missing[0]!r} has no rows in the training split; add rows of it or use a "
-                        "stratified split")
-    return Splits(frame, rows, features=table.features, target=target, classes=classes, digest=table.digest,
-                  roles=table.roles, task=task)
+        raise DataError(
+            f"class {missing[0]!r} has no rows in the training split; add rows of it or use a stratified split"
+        )
+    return Splits(
+        frame,
+        rows,
+        features=table.features,
+        target=target,
+        classes=classes,
+        digest=table.digest,
+        roles=table.roles,
+        task=task,
+    )
 
 
 def _by_time(frame: pd.DataFrame, cfg: SplitConfig) -> tuple[np.ndarray, ...]:
@@ -90,24 +104,31 @@ def _by_time(frame: pd.DataFrame, cfg: SplitConfig) -> tuple[np.ndarray, ...]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        when = (frame[cfg.column] if pd.api.types.is_numeric_dtype(frame[cfg.column])
-                else pd.to_datetime(frame[cfg.column], errors="coerce", format="mixed"))
+        when = (
+            frame[cfg.column]
+            if pd.api.types.is_numeric_dtype(frame[cfg.column])
+            else pd.to_datetime(frame[cfg.column], errors="coerce", format="mixed")
+        )
     if when.isna().any():
-        raise DataError(f"time column {cfg.column!r} has {int(when.isna().sum())} missing or unreadable value(s); "
-                        "fill them in or choose another split.column")
+        raise DataError(
+            f"time column {cfg.column!r} has {int(when.isna().sum())} missing or unreadable value(s); "
+            "fill them in or choose another split.column"
+        )
     order = when.sort_values(kind="stable")
     values = order.to_numpy()
     cuts = []
     for fraction in (cfg.train, cfg.train + cfg.val):
-        i = int(round(fraction * len(values)))
+        i = round(fraction * len(values))
         while 0 < i < len(values) and values[i] == values[i - 1]:
             i += 1  # a timestamp on the boundary goes wholly to the earlier split
         cuts.append(i)
     positions = frame.index.get_indexer(order.index)
-    parts = positions[:cuts[0]], positions[cuts[0]:cuts[1]], positions[cuts[1]:]
+    parts = positions[: cuts[0]], positions[cuts[0] : cuts[1]], positions[cuts[1] :]
     if min(len(p) for p in parts) == 0:
-        raise DataError(f"time column {cfg.column!r} has too few distinct times for a "
-                        f"{cfg.train:g}/{cfg.val:g}/{cfg.test:g} split; use more rows or another split")
+        raise DataError(
+            f"time column {cfg.column!r} has too few distinct times for a "
+            f"{cfg.train:g}/{cfg.val:g}/{cfg.test:g} split; use more rows or another split"
+        )
     return parts
 
 
@@ -117,11 +138,13 @@ def _by_group(frame: pd.DataFrame, cfg: SplitConfig, seed: int) -> tuple[np.ndar
 
     groups = frame[cfg.column].astype(str).where(frame[cfg.column].notna(), MISSING)
     if groups.nunique() < 3:
-        raise DataError(f"group column {cfg.column!r} has {groups.nunique()} group(s); a group split needs at "
-                        "least 3")
+        raise DataError(f"group column {cfg.column!r} has {groups.nunique()} group(s); a group split needs at least 3")
     rest_idx, test_idx = next(GroupShuffleSplit(1, test_size=cfg.test, random_state=seed).split(frame, groups=groups))
-    train_idx, val_idx = next(GroupShuffleSplit(1, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed)
-                              .split(rest_idx, groups=groups.iloc[rest_idx]))
+    train_idx, val_idx = next(
+        GroupShuffleSplit(1, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed).split(
+            rest_idx, groups=groups.iloc[rest_idx]
+        )
+    )
     return rest_idx[train_idx], rest_idx[val_idx], test_idx
 
 
@@ -133,20 +156,25 @@ def check_leaks(frame: pd.DataFrame, rows: dict[str, np.ndarray], strategy: str,
     for i, j in ((0, 1), (0, 2), (1, 2)):
         shared = len(hashes[i] & hashes[j])
         if shared:
-            raise DataError(f"{shared} identical row(s) are in both {names[i]} and {names[j]}, which leaks "
-                            "the answer into evaluation; remove duplicates from the data")
+            raise DataError(
+                f"{shared} identical row(s) are in both {names[i]} and {names[j]}, which leaks "
+                "the answer into evaluation; remove duplicates from the data"
+            )
     if strategy == "group":
         keys = [set(frame[column].take(rows[name]).astype(str)) for name in names]
         for i, j in ((0, 1), (0, 2), (1, 2)):
             if keys[i] & keys[j]:
-                raise DataError(f"group {sorted(keys[i] & keys[j])[0]!r} is in both {names[i]} and {names[j]}; "
-                                "check split.column")
+                raise DataError(
+                    f"group {min(keys[i] & keys[j])!r} is in both {names[i]} and {names[j]}; check split.column"
+                )
     if strategy == "time":
         when = _time(frame[column])
         bounds = [(when.take(rows[name]).min(), when.take(rows[name]).max()) for name in names]
         if not (bounds[0][1] < bounds[1][0] and bounds[1][1] < bounds[2][0]):
-            raise DataError(f"time order is broken: train must be older than val and val older than test in "
-                            f"{column!r}; check the column's values")
+            raise DataError(
+                f"time order is broken: train must be older than val and val older than test in "
+                f"{column!r}; check the column's values"
+            )
 
 
 def _time(col: pd.Series) -> pd.Series:

@@ -36,8 +36,10 @@ def detect_task(labels: pd.Series, target: str, requested: str) -> str:
     if requested == "regression":
         if not numeric:
             example = labels.astype(str).iloc[0]
-            raise DataError(f"regression target {target!r} is text (e.g. {example[:30]!r}); choose a numeric "
-                            "target or use --task binary / multiclass")
+            raise DataError(
+                f"regression target {target!r} is text (e.g. {example[:30]!r}); choose a numeric "
+                "target or use --task binary / multiclass"
+            )
         return "regression"
     if requested != "auto":
         return requested
@@ -59,21 +61,26 @@ def check_target(labels: pd.Series, target: str, split: SplitConfig, task: str) 
         raise DataError(f"target column {target!r} has no values; fill it in or choose another --target")
     if task == "regression":
         if len(counts) < 2:
-            raise DataError(f"regression target {target!r} is constant ({counts.index[0]!r}); choose a target "
-                            "that varies")
+            raise DataError(
+                f"regression target {target!r} is constant ({counts.index[0]!r}); choose a target that varies"
+            )
         if len(labels) < 20:
             raise DataError(f"regression target {target!r} has {len(labels)} rows; add rows (20 at least)")
         return
     if len(counts) < 2:
-        raise DataError(f"target column {target!r} has a single class ({counts.index[0]!r}); "
-                        "a classifier needs at least two: check the target or the data export")
+        raise DataError(
+            f"target column {target!r} has a single class ({counts.index[0]!r}); "
+            "a classifier needs at least two: check the target or the data export"
+        )
     if task == "binary" and len(counts) > 2:
         raise DataError(f"target column {target!r} has {len(counts)} classes; use --task multiclass (or auto)")
     needed = min_rows_per_class(split)
     if counts.min() < needed:
-        raise DataError(f"class {counts.idxmin()!r} of {target!r} has {counts.min()} rows; the "
-                        f"{split.train:g}/{split.val:g}/{split.test:g} split needs at least {needed} per class: "
-                        "add rows or change the split fractions")
+        raise DataError(
+            f"class {counts.idxmin()!r} of {target!r} has {counts.min()} rows; the "
+            f"{split.train:g}/{split.val:g}/{split.test:g} split needs at least {needed} per class: "
+            "add rows or change the split fractions"
+        )
 
 
 def min_rows_per_class(split: SplitConfig) -> int:
@@ -87,5 +94,7 @@ def check_finite(frame: pd.DataFrame, columns: list[str]) -> None:
         if pd.api.types.is_float_dtype(col):
             n = int(np.isinf(col.to_numpy()).sum())
             if n:
-                raise DataError(f"column {name!r} has {n} infinite value(s); replace them with finite numbers or "
-                                "leave the cells empty")
+                raise DataError(
+                    f"column {name!r} has {n} infinite value(s); replace them with finite numbers or "
+                    "leave the cells empty"
+                )

@@ -49,8 +49,8 @@ def as_float32(x) -> np.ndarray:
 
 def _categories(col: pd.Series) -> pd.Series:
     """Categories as strings, one spelling per value whatever the file's dtype: 3, 3.0 and "3" are all "3".
-    Vectorised for the common dtypes (a Python call per cell was most of the cleaning time on large tables); missing stays
-    missing."""
+    Vectorised for the common dtypes (a Python call per cell was most of the cleaning time on large tables);
+    missing stays missing."""
     if pd.api.types.is_float_dtype(col):
         values = col.to_numpy(dtype="float64")
         whole = np.isfinite(values) & (np.mod(values, 1) == 0)

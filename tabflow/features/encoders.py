@@ -18,11 +18,13 @@ class Vocabulary(TransformerMixin, BaseEstimator):
     The network one-hot encodes columns with up to `one_hot_max` codes and embeds the others. Output: the one-hot
     columns first, then the embedded ones, each group's codes offset so that the group shares one code space:
     the network then encodes a group with one layer, not one per column (per-column layers made an epoch over
-    a large table several times slower; benchmarks/RESULTS.md, section 4). The matrix stays one float per column, not one per category.
+    a large table several times slower; benchmarks/RESULTS.md, section 4). The matrix stays one float per column,
+    not one per category.
     """
 
-    def __init__(self, max_categories: int = 1000, min_count: int = settings.MIN_COUNT,
-                 one_hot_max: int = settings.ONE_HOT_MAX):
+    def __init__(
+        self, max_categories: int = 1000, min_count: int = settings.MIN_COUNT, one_hot_max: int = settings.ONE_HOT_MAX
+    ):
         self.max_categories = max_categories
         self.min_count = min_count
         self.one_hot_max = one_hot_max
@@ -31,11 +33,13 @@ class Vocabulary(TransformerMixin, BaseEstimator):
         vocabularies, self.folded_ = {}, {}
         for name in x.columns:
             counts = x[name].fillna(MISSING).astype(str).value_counts()
-            kept = sorted(((-n, v) for v, n in counts.items() if n >= self.min_count))[:self.max_categories - 1]
+            kept = sorted(((-n, v) for v, n in counts.items() if n >= self.min_count))[: self.max_categories - 1]
             vocabularies[name] = [v for _, v in kept]
             if len(kept) < len(counts):  # for the cleaning report: what "other" stands for, and how often
-                self.folded_[str(name)] = {"values": len(counts) - len(kept),
-                                           "rows": int(counts.sum() - sum(-n for n, _ in kept))}
+                self.folded_[str(name)] = {
+                    "values": len(counts) - len(kept),
+                    "rows": int(counts.sum() - sum(-n for n, _ in kept)),
+                }
         self.vocabularies_ = vocabularies
         small = [c for c in x.columns if len(vocabularies[c]) + 1 <= self.one_hot_max]
         self.groups_ = (small, [c for c in x.columns if c not in small])
@@ -65,6 +69,9 @@ class DateParts(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: pd.DataFrame) -> np.ndarray:
-        cols = [getattr(pd.to_datetime(x[c], errors="coerce").dt, part).astype("float64")
-                for c in x.columns for part in self.PARTS]
+        cols = [
+            getattr(pd.to_datetime(x[c], errors="coerce").dt, part).astype("float64")
+            for c in x.columns
+            for part in self.PARTS
+        ]
         return np.column_stack(cols) if cols else np.empty((len(x), 0))

@@ -29,8 +29,9 @@ class Layout:
         return self.dense + len(self.one_hot) + len(self.embedded)
 
 
-def fit_preprocessor(train_x: pd.DataFrame, roles: dict[str, str], max_categories: int = 1000,
-                     one_hot: bool = False) -> Pipeline:
+def fit_preprocessor(
+    train_x: pd.DataFrame, roles: dict[str, str], max_categories: int = 1000, one_hot: bool = False
+) -> Pipeline:
     return make_preprocessor(roles, max_categories, one_hot).fit(train_x)
 
 
@@ -39,8 +40,8 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
 
     numeric: median imputation with missing-value indicators, robust scaling (median and IQR: a few outliers
     do not squash the rest); datetime: year, month, day, weekday and hour, then as numeric; categorical, last:
-    one integer code per column (tabflow.features.encoders.Vocabulary), which the network one-hot encodes or embeds. `one_hot`
-    expands the codes here instead, as a sparse matrix, for the linear baselines.
+    one integer code per column (tabflow.features.encoders.Vocabulary), which the network one-hot encodes or
+    embeds. `one_hot` expands the codes here instead, as a sparse matrix, for the linear baselines.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
@@ -51,9 +52,11 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
     def numbers():
         # float32, in place: the network reads float32 anyway, and float64 copies at each step multiplied the
         # peak memory of a large fit (benchmarks/RESULTS.md, section 4)
-        return [FunctionTransformer(as_float32),
-                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True, copy=False),
-                RobustScaler(copy=False)]
+        return [
+            FunctionTransformer(as_float32),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True, copy=False),
+            RobustScaler(copy=False),
+        ]
 
     by_role = {role: [c for c, r in roles.items() if r == role] for role in ("numeric", "categorical", "datetime")}
     parts = []
@@ -66,15 +69,22 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
         # one-hot over the codes, not the strings: the same categories as the network's, and faster on large tables
         encoded = make_pipeline(vocab, OneHotEncoder(handle_unknown="ignore", dtype=np.float32)) if one_hot else vocab
         parts.append(("categorical", encoded, by_role["categorical"]))
-    return Pipeline([("coerce", FunctionTransformer(coerce, kw_args={"roles": dict(roles)})),
-                     ("columns", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3 if one_hot else 0))])
+    return Pipeline(
+        [
+            ("coerce", FunctionTransformer(coerce, kw_args={"roles": dict(roles)})),
+            ("columns", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3 if one_hot else 0)),
+        ]
+    )
 
 
 def layout(pre: Pipeline) -> Layout:
     columns = pre.named_steps["columns"]
     vocab = columns.named_transformers_.get("categorical")
-    dense = sum(columns.output_indices_[name].stop - columns.output_indices_[name].start
-                for name in ("numeric", "datetime") if name in columns.output_indices_)
+    dense = sum(
+        columns.output_indices_[name].stop - columns.output_indices_[name].start
+        for name in ("numeric", "datetime")
+        if name in columns.output_indices_
+    )
     if vocab is None or not hasattr(vocab, "groups_"):
         return Layout(int(dense))
     return Layout(int(dense), vocab.tokens(0), vocab.tokens(1))
@@ -96,7 +106,7 @@ def transform(pre: Pipeline, x: pd.DataFrame) -> np.ndarray:
     out = np.empty((len(x), first.shape[1]), dtype="float32")
     out[:step] = first
     for start in range(step, len(x), step):
-        out[start:start + step] = pre.transform(x.iloc[start:start + step])
+        out[start : start + step] = pre.transform(x.iloc[start : start + step])
     return out
 
 
@@ -108,12 +118,14 @@ def fingerprint() -> str:
     n = 64
     numeric = rng.normal(size=n)
     numeric[::7] = np.nan
-    frame = pd.DataFrame({
-        "number": numeric,
-        "code": rng.choice(["a", "b", "c", None], size=n),
-        "many": [f"v{i % 23}" for i in range(n)],
-        "when": pd.date_range("2024-01-01", periods=n, freq="37h").where(np.arange(n) % 9 != 0),
-    })
+    frame = pd.DataFrame(
+        {
+            "number": numeric,
+            "code": rng.choice(["a", "b", "c", None], size=n),
+            "many": [f"v{i % 23}" for i in range(n)],
+            "when": pd.date_range("2024-01-01", periods=n, freq="37h").where(np.arange(n) % 9 != 0),
+        }
+    )
     roles = {"number": "numeric", "code": "categorical", "many": "categorical", "when": "datetime"}
     pre = make_preprocessor(roles, max_categories=8)
     out = np.round(np.asarray(pre.fit_transform(frame), dtype="float64"), 5)

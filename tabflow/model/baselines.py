@@ -25,8 +25,10 @@ def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> d
     if not spec.classification:
         models = {dummy: DummyRegressor(), linear: make_pipeline(pre, Ridge())}
         return {name: m.fit(x_train, y_train).predict(x_test) for name, m in models.items()}
-    models = {dummy: DummyClassifier(strategy="prior"),
-              linear: make_pipeline(pre, LogisticRegression(max_iter=2000, random_state=seed))}
+    models = {
+        dummy: DummyClassifier(strategy="prior"),
+        linear: make_pipeline(pre, LogisticRegression(max_iter=2000, random_state=seed)),
+    }
     out = {}
     for name, model in models.items():
         proba = _all_classes(model.fit(x_train, y_train), x_test, len(splits.classes))

@@ -47,12 +47,22 @@ def prepare(splits: Splits, max_categories: int = 1000, class_weight: str = "aut
     x_train = np.asarray(pre.fit_transform(splits.x("train")), dtype="float32")  # fitting computes it anyway
     y_train = splits.y("train")
     classification = task_type(splits.task).classification
-    head = Head(splits.task, max(len(splits.classes), 1),
-                *(() if classification else (float(y_train.mean()), float(y_train.std()) or 1.0)))
+    head = Head(
+        splits.task,
+        max(len(splits.classes), 1),
+        *(() if classification else (float(y_train.mean()), float(y_train.std()) or 1.0)),
+    )
     weights = class_weights(y_train, len(splits.classes), class_weight) if classification else None
-    return Prepared(preprocessor=pre, x_train=x_train, y_train=_column(y_train, head),
-                    x_val=transform(pre, splits.x("val")), y_val=_column(splits.y("val"), head), head=head,
-                    class_weight=weights, layout=layout(pre))
+    return Prepared(
+        preprocessor=pre,
+        x_train=x_train,
+        y_train=_column(y_train, head),
+        x_val=transform(pre, splits.x("val")),
+        y_val=_column(splits.y("val"), head),
+        head=head,
+        class_weight=weights,
+        layout=layout(pre),
+    )
 
 
 def class_weights(y: np.ndarray, n_classes: int, mode: str) -> dict[int, float] | None:

@@ -61,8 +61,7 @@ def build_network(params: MLPParams, layout: Layout | int, head: Head = Head()) 
     x = _encoded(inputs, layout)
     reg = keras.regularizers.L2(params.l2)
     for i in range(params.n_layers):
-        x = keras.layers.Dense(params.units, activation=params.activation, kernel_regularizer=reg,
-                               name=f"dense_{i}")(x)
+        x = keras.layers.Dense(params.units, activation=params.activation, kernel_regularizer=reg, name=f"dense_{i}")(x)
         if params.dropout > 0:
             x = keras.layers.Dropout(params.dropout, name=f"dropout_{i}")(x)
     weight = 1.0
@@ -73,18 +72,26 @@ def build_network(params: MLPParams, layout: Layout | int, head: Head = Head()) 
     elif head.task == "multiclass":
         out = keras.layers.Dense(head.n_classes, activation="softmax", name="probability")(x)
         loss = "sparse_categorical_crossentropy"
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                   keras.metrics.SparseCategoricalCrossentropy(name="log_loss")]
+        metrics = [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseCategoricalCrossentropy(name="log_loss"),
+        ]
     else:
         out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(
-            keras.layers.Dense(1, name="standardised")(x))
+            keras.layers.Dense(1, name="standardised")(x)
+        )
         loss = "mean_squared_error"
         weight = 1.0 / head.std**2  # the loss on the standardised scale, so L2 means the same in any units
         metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(name="mae")]
     model = keras.Model(inputs, out, name="mlp")
     # XLA would compile each trial's tiny graph anew: seconds of work for sub-second fits.
-    model.compile(optimizer=keras.optimizers.Adam(params.learning_rate), loss=loss, loss_weights=weight,
-                  metrics=metrics, jit_compile=False)
+    model.compile(
+        optimizer=keras.optimizers.Adam(params.learning_rate),
+        loss=loss,
+        loss_weights=weight,
+        metrics=metrics,
+        jit_compile=False,
+    )
     return model
 
 
@@ -95,12 +102,11 @@ def _encoded(inputs, layout: Layout):
 
     if not (layout.one_hot or layout.embedded):
         return inputs
-    parts = [inputs[:, :layout.dense]] if layout.dense else []
+    parts = [inputs[:, : layout.dense]] if layout.dense else []
     start = layout.dense
     if layout.one_hot:
-        codes = keras.ops.cast(inputs[:, start:start + len(layout.one_hot)], "int32")
-        parts.append(keras.layers.CategoryEncoding(sum(layout.one_hot), output_mode="multi_hot",
-                                                   name="one_hot")(codes))
+        codes = keras.ops.cast(inputs[:, start : start + len(layout.one_hot)], "int32")
+        parts.append(keras.layers.CategoryEncoding(sum(layout.one_hot), output_mode="multi_hot", name="one_hot")(codes))
         start += len(layout.one_hot)
     if layout.embedded:
         codes = keras.ops.cast(inputs[:, start:], "int32")
@@ -116,8 +122,15 @@ def fit_network(params: MLPParams, data: Prepared, max_epochs: int, seed: int, c
     keras.utils.set_random_seed(seed)
     model = build_network(params, data.layout or data.x_train.shape[1], data.head)
     train, val = _datasets(data, params.batch_size, seed)
-    model.fit(train, validation_data=val, epochs=max_epochs, verbose=0, callbacks=list(callbacks),
-              shuffle=False, class_weight=data.class_weight)  # the dataset shuffles itself, seeded
+    model.fit(
+        train,
+        validation_data=val,
+        epochs=max_epochs,
+        verbose=0,
+        callbacks=list(callbacks),
+        shuffle=False,
+        class_weight=data.class_weight,
+    )  # the dataset shuffles itself, seeded
     history = {_metric_name(k): [float(v) for v in vals] for k, vals in model.history.history.items()}
     return model, history
 
@@ -134,13 +147,24 @@ def _datasets(data: Prepared, batch_size: int, seed: int):
 
     n = len(data.x_train)
     if n < settings.GATHER_ROWS:
-        train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
-                 .shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+        train = (
+            tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+            .cache()
+            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
     else:
         x, y = tf.constant(data.x_train), tf.constant(data.y_train)
-        train = (tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-                 .map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)), num_parallel_calls=tf.data.AUTOTUNE,
-                      deterministic=True))
+        train = (
+            tf.data.Dataset.range(n)
+            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .map(
+                lambda rows: (tf.gather(x, rows), tf.gather(y, rows)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+        )
     val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(4096)
     return train.prefetch(tf.data.AUTOTUNE), val
 

@@ -28,8 +28,9 @@ def plots(task: str, y_true: np.ndarray, output: np.ndarray, classes: tuple, thr
     labels = [str(c) for c in classes]
     pred = output.argmax(axis=1) if task == "multiclass" else (output >= threshold).astype(int)
     fig, ax = plt.subplots(figsize=(4.5 + 0.3 * len(labels), 4 + 0.3 * len(labels)))
-    skm.ConfusionMatrixDisplay.from_predictions(y_true, pred, labels=list(range(len(labels))),
-                                                display_labels=labels, ax=ax, colorbar=False)
+    skm.ConfusionMatrixDisplay.from_predictions(
+        y_true, pred, labels=list(range(len(labels))), display_labels=labels, ax=ax, colorbar=False
+    )
     ax.set_title("Confusion matrix (test)")
     figures["confusion_matrix.png"] = fig
     if task == "binary":

@@ -62,11 +62,31 @@ class TuneResult:
     objective: str = "val_log_loss"
 
 
-def study_name(model_name: str, data_digest: str, space: SearchSpace, split: SplitConfig, seed: int,
-               tune: TuneConfig, task: str = "binary", roles: dict[str, str] | None = None) -> str:
+def study_name(
+    model_name: str,
+    data_digest: str,
+    space: SearchSpace,
+    split: SplitConfig,
+    seed: int,
+    tune: TuneConfig,
+    task: str = "binary",
+    roles: dict[str, str] | None = None,
+) -> str:
     """Same data, columns, task, space, split, seed and trial budget -> same study, so a re-run resumes it."""
-    key = json.dumps([data_digest, task, space.digest(), split.model_dump(), seed, tune.max_epochs, tune.pruner,
-                      fingerprint(), tune.max_rows, sorted((roles or {}).items())])
+    key = json.dumps(
+        [
+            data_digest,
+            task,
+            space.digest(),
+            split.model_dump(),
+            seed,
+            tune.max_epochs,
+            tune.pruner,
+            fingerprint(),
+            tune.max_rows,
+            sorted((roles or {}).items()),
+        ]
+    )
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
@@ -81,15 +101,20 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5, and measured to work here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
-                storage = RDBStorage(url, heartbeat_interval=settings.HEARTBEAT_S,
-                                     grace_period=4 * settings.HEARTBEAT_S,
-                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+                storage = RDBStorage(
+                    url,
+                    heartbeat_interval=settings.HEARTBEAT_S,
+                    grace_period=4 * settings.HEARTBEAT_S,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
             except Exception as exc:  # SQLAlchemy's errors: a bad URL, a missing driver, a server that is down
                 from sqlalchemy.engine import make_url
 
                 shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
-                raise TabflowError(f"cannot open the study database {shown} ({type(exc).__name__}); check "
-                                   "TABFLOW_OPTUNA_STORAGE and that the database server runs") from None
+                raise TabflowError(
+                    f"cannot open the study database {shown} ({type(exc).__name__}); check "
+                    "TABFLOW_OPTUNA_STORAGE and that the database server runs"
+                ) from None
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -97,8 +122,14 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         journal.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(journal)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow logs its own line per trial (_progress)
-    return optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,
-                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner(pruner))
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="minimize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_pruner(pruner),
+    )
 
 
 def _pruner(kind: str) -> optuna.pruners.BasePruner:
@@ -126,8 +157,13 @@ def recover_interrupted(study: optuna.Study) -> tuple[int, ...]:
     return tuple(retried)
 
 
-def make_objective(data: Prepared, space: SearchSpace, cfg: TuneConfig, seed: int,
-                   on_trial_end: Callable[[TrialRecord], None] | None = None) -> Callable[[optuna.Trial], float]:
+def make_objective(
+    data: Prepared,
+    space: SearchSpace,
+    cfg: TuneConfig,
+    seed: int,
+    on_trial_end: Callable[[TrialRecord], None] | None = None,
+) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         import keras
 
@@ -143,8 +179,9 @@ def make_objective(data: Prepared, space: SearchSpace, cfg: TuneConfig, seed: in
             state = "PRUNED" if reporter.pruned else "COMPLETE"
         finally:
             if on_trial_end:
-                on_trial_end(TrialRecord(trial.number, params.as_dict(), history, state, value,
-                                         time.perf_counter() - started))
+                on_trial_end(
+                    TrialRecord(trial.number, params.as_dict(), history, state, value, time.perf_counter() - started)
+                )
         if reporter.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {len(history[data.head.objective])}")
         return value
@@ -180,13 +217,16 @@ def begin(study: optuna.Study) -> tuple[tuple[int, ...], int]:
     retried = recover_interrupted(study)
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
     if done:
-        log.info("study %s: %d finished trials kept%s", study.study_name, done,
-                 f", interrupted trial(s) {list(retried)} to retry" if retried else "")
+        log.info(
+            "study %s: %d finished trials kept%s",
+            study.study_name,
+            done,
+            f", interrupted trial(s) {list(retried)} to retry" if retried else "",
+        )
     return retried, done
 
 
-def run_trials(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str, share: int | None = None
-               ) -> int:
+def run_trials(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str, share: int | None = None) -> int:
     """Trials until the study holds cfg.n_trials finished ones, counting those other workers finish meanwhile,
     and at most `share` of them here; returns how many this process ran."""
     from optuna.study import MaxTrialsCallback
@@ -197,9 +237,17 @@ def run_trials(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric
     gc.freeze()  # the heap of Prefect + MLflow objects makes the full collection in each trial's clear_session slower
     try:
         if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=cfg.timeout_s, gc_after_trial=False,
-                           callbacks=[MaxTrialsCallback(cfg.n_trials, states=FINISHED), _progress(cfg, metric),
-                                      lambda _, trial: mine.append(trial.number)])
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=cfg.timeout_s,
+                gc_after_trial=False,
+                callbacks=[
+                    MaxTrialsCallback(cfg.n_trials, states=FINISHED),
+                    _progress(cfg, metric),
+                    lambda _, trial: mine.append(trial.number),
+                ],
+            )
     finally:
         gc.unfreeze()
     return len(mine)
@@ -217,18 +265,32 @@ def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], m
     if not any(t.state == TrialState.COMPLETE for t in finished):
         raise TabflowError(f"study {study.study_name} has no completed trial; raise --trials or --timeout")
     best = study.best_trial
-    return TuneResult(study_name=study.study_name, best_number=best.number, best_value=float(best.value),
-                      best_params=dict(best.params), n_finished=len(finished),
-                      n_run=len(finished) - done_before, retried=retried, objective=metric)
+    return TuneResult(
+        study_name=study.study_name,
+        best_number=best.number,
+        best_value=float(best.value),
+        best_params=dict(best.params),
+        n_finished=len(finished),
+        n_run=len(finished) - done_before,
+        retried=retried,
+        objective=metric,
+    )
 
 
 def _progress(cfg: TuneConfig, metric: str):
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         n = len(study.get_trials(deepcopy=False, states=FINISHED))
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
-        best = min((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
-                   default=None)
-        log.info("trial %d/%d (#%d) %s %s=%s, best so far %s", n, cfg.n_trials, trial.number,
-                 trial.state.name.lower(), metric, value, f"{best:.4f}" if best is not None else "-")
+        best = min((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), default=None)
+        log.info(
+            "trial %d/%d (#%d) %s %s=%s, best so far %s",
+            n,
+            cfg.n_trials,
+            trial.number,
+            trial.state.name.lower(),
+            metric,
+            value,
+            f"{best:.4f}" if best is not None else "-",
+        )
 
     return report

@@ -32,8 +32,16 @@ def gain(metric: str, challenger: float, champion: float) -> float:
     return champion - challenger if lower_is_better(metric) else challenger - champion
 
 
-def bootstrap(task: str, metric: str, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray,
-              resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap(
+    task: str,
+    metric: str,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Percentile interval of the challenger's gain on `metric`, from paired resamples of the test rows.
 
     `challenger` and `champion` are network outputs (P(positive), a probability matrix, or predictions).
@@ -71,10 +79,11 @@ def resampled_metric(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndar
     if task == "binary":
         if metric == "auc":
             return lambda o, c: _weighted_auc(y == 1, np.asarray(o, "float64"), c)
-        per_row = {"accuracy": lambda o: ((o >= 0.5) == (y == 1)).astype("float64"),
-                   "brier": lambda o: (o - y) ** 2,
-                   "log_loss": lambda o: -np.log(np.where(y == 1, np.clip(o, 1e-7, 1 - 1e-7),
-                                                          1 - np.clip(o, 1e-7, 1 - 1e-7)))}
+        per_row = {
+            "accuracy": lambda o: ((o >= 0.5) == (y == 1)).astype("float64"),
+            "brier": lambda o: (o - y) ** 2,
+            "log_loss": lambda o: -np.log(np.where(y == 1, np.clip(o, 1e-7, 1 - 1e-7), 1 - np.clip(o, 1e-7, 1 - 1e-7))),
+        }
         if metric in per_row:
             return lambda o, c: mean(per_row[metric](np.asarray(o, "float64")), c)
         return _looped(task, metric, y)
@@ -85,6 +94,7 @@ def resampled_metric(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndar
             p = np.clip(np.asarray(o, "float64"), 1e-7, 1)[:, present]
             p = p / p.sum(axis=1, keepdims=True)
             return np.mean([_weighted_auc(y == k, p[:, i], c) for i, k in enumerate(present)], axis=0)
+
         return auc
     if metric == "accuracy":
         return lambda o, c: mean((np.asarray(o).argmax(axis=1) == y).astype("float64"), c)
@@ -128,10 +138,12 @@ def _weighted_auc(positive: np.ndarray, score: np.ndarray, counts: np.ndarray) -
 
 def _looped(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Any other metric, one resample at a time through tabflow.evaluation (slower, exact)."""
+
     def score(o: np.ndarray, counts: np.ndarray) -> np.ndarray:
         out = []
         for row in counts:
             rows = np.repeat(np.arange(len(y)), row)
             out.append(scores(task, y[rows], np.asarray(o)[rows])[metric])
         return np.asarray(out)
+
     return score

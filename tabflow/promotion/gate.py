@@ -69,8 +69,9 @@ def decide(evidence: Evidence, rules: Rules) -> Verdict:
         return Verdict("REJECT", f"{name} {value:.4f} {rules.floor.describe(passed=False)}")
     for metric, bar in rules.floors.items():
         if not Floor(bar).passes(evidence.challenger[metric], lower_is_better(metric)):
-            return Verdict("REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} does not reach its floor "
-                                     f"{bar:.4f}")
+            return Verdict(
+                "REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} does not reach its floor {bar:.4f}"
+            )
     version = evidence.champion_version
     if evidence.champion_problem:
         problem = f"the champion (version {version}) cannot score these test rows ({evidence.champion_problem})"
@@ -82,14 +83,25 @@ def decide(evidence: Evidence, rules: Rules) -> Verdict:
     for metric, limit in rules.max_regression.items():
         fall = gain(metric, evidence.champion[metric], evidence.challenger[metric])
         if fall > limit:
-            return Verdict("REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} is {fall:.4f} worse than the "
-                                     f"champion's {evidence.champion[metric]:.4f}, more than the allowed {limit:.4f}")
-    against = (f"{name} {value:.4f} against the champion's {evidence.champion[rules.metric]:.4f} "
-               f"(version {version}): {evidence.interval.describe()}")
+            return Verdict(
+                "REJECT",
+                f"test_{metric} {evidence.challenger[metric]:.4f} is {fall:.4f} worse than the "
+                f"champion's {evidence.champion[metric]:.4f}, more than the allowed {limit:.4f}",
+            )
+    against = (
+        f"{name} {value:.4f} against the champion's {evidence.champion[rules.metric]:.4f} "
+        f"(version {version}): {evidence.interval.describe()}"
+    )
     if evidence.interval.low >= -rules.margin:
-        return Verdict("PROMOTE", f"{against}; not worse than the champion by more than the margin "
-                                  f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence")
+        return Verdict(
+            "PROMOTE",
+            f"{against}; not worse than the champion by more than the margin "
+            f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence",
+        )
     if evidence.interval.high < -rules.margin:
-        return Verdict("REJECT", f"{against}; worse than the champion by more than the margin {rules.margin:.4f}, "
-                                 f"with {evidence.interval.confidence:.0%} confidence")
+        return Verdict(
+            "REJECT",
+            f"{against}; worse than the champion by more than the margin {rules.margin:.4f}, "
+            f"with {evidence.interval.confidence:.0%} confidence",
+        )
     return Verdict("HOLD", f"{against}; inconclusive against the margin {rules.margin:.4f}: the champion stays")

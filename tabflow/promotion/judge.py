@@ -32,12 +32,14 @@ def gate_rules(cfg: GateConfig, task: str, dummy: float) -> gate.Rules:
     """The config's gate for this task; the floor defaults to beating the dummy baseline."""
     cfg.check_task(task)
     floor = gate.Floor(cfg.floor) if cfg.floor is not None else gate.Floor(dummy, strict=True)
-    return gate.Rules(cfg.metric_for(task), floor, cfg.margin, dict(cfg.floors), dict(cfg.max_regression),
-                      cfg.allow_schema_change)
+    return gate.Rules(
+        cfg.metric_for(task), floor, cfg.margin, dict(cfg.floors), dict(cfg.max_regression), cfg.allow_schema_change
+    )
 
 
-def judge(name: str, current: str | None, rules: gate.Rules, challenger: Challenger, cfg: GateConfig,
-          seed: int) -> Decision:
+def judge(
+    name: str, current: str | None, rules: gate.Rules, challenger: Challenger, cfg: GateConfig, seed: int
+) -> Decision:
     """Score the current champion on the challenger's test rows, bootstrap the gain and apply the gate."""
     champion, interval, problem = None, None, None
     c = challenger
@@ -51,9 +53,17 @@ def judge(name: str, current: str | None, rules: gate.Rules, challenger: Challen
         except Exception as exc:  # a champion that cannot read these columns is the schema guard's case
             problem = first_line(exc, 200)
         else:
-            interval = bootstrap.bootstrap(c.task, rules.metric, c.y, c.output, champion_output, cfg.resamples,
-                                           cfg.confidence, seed)
+            interval = bootstrap.bootstrap(
+                c.task, rules.metric, c.y, c.output, champion_output, cfg.resamples, cfg.confidence, seed
+            )
     verdict = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem), rules)
-    return Decision(verdict.verdict, verdict.reason, f"test_{rules.metric}", c.scores[rules.metric],
-                    champion[rules.metric] if champion else None, current,
-                    gain_low=interval.low if interval else None, gain_high=interval.high if interval else None)
+    return Decision(
+        verdict.verdict,
+        verdict.reason,
+        f"test_{rules.metric}",
+        c.scores[rules.metric],
+        champion[rules.metric] if champion else None,
+        current,
+        gain_low=interval.low if interval else None,
+        gain_high=interval.high if interval else None,
+    )

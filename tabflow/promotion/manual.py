@@ -25,8 +25,11 @@ from tabflow.tracking import CONFIG, TEST_ROWS, champion_version, resolve
 def show(client: MlflowClient, ref: str) -> str:
     name, version = resolve(client, ref)
     mv = client.get_model_version(name, version)
-    lines = [f"{name} version {version}" + (f" ({', '.join(mv.aliases)})" if mv.aliases else ""),
-             f"{'run':<24}{mv.run_id}", f"{'created':<24}{pd.Timestamp(mv.creation_timestamp, unit='ms')}"]
+    lines = [
+        f"{name} version {version}" + (f" ({', '.join(mv.aliases)})" if mv.aliases else ""),
+        f"{'run':<24}{mv.run_id}",
+        f"{'created':<24}{pd.Timestamp(mv.creation_timestamp, unit='ms')}",
+    ]
     lines += [f"{key:<24}{value}" for key, value in sorted(mv.tags.items())]
     return "\n".join(lines)
 
@@ -36,8 +39,10 @@ def history_table(client: MlflowClient, name: str) -> str:
     if not moves:
         return f"{name}: no champion moves recorded yet"
     rows = [f"{'when (UTC)':<21}{'from':>6}{'to':>6}  {'verdict':<10}{'by':<24}reason"]
-    rows += [f"{m['at'][:19]:<21}{m['from'] or '-':>6}{m['to']:>6}  {m['verdict']:<10}{m['by'][:23]:<24}{m['reason']}"
-             for m in moves]
+    rows += [
+        f"{m['at'][:19]:<21}{m['from'] or '-':>6}{m['to']:>6}  {m['verdict']:<10}{m['by'][:23]:<24}{m['reason']}"
+        for m in moves
+    ]
     return "\n".join(rows)
 
 
@@ -51,18 +56,29 @@ def promote_version(client: MlflowClient, name: str, version: str, reason: str, 
     if force:
         with registry.move_lock():
             registry.move_champion(client, name, version, "FORCED", f"forced by hand: {reason}")
-        return Decision("PROMOTE", f"forced by hand, the gate skipped: {reason}", "", float("nan"),
-                        champion_version=current, version=version)
+        return Decision(
+            "PROMOTE",
+            f"forced by hand, the gate skipped: {reason}",
+            "",
+            float("nan"),
+            champion_version=current,
+            version=version,
+        )
     tags = client.get_model_version(name, version).tags
     if "parent_run_id" not in tags or "task" not in tags:
-        raise TabflowError(f"version {version} of {name!r} has no lineage to judge it by; use --force to move "
-                           "champion without the gate")
+        raise TabflowError(
+            f"version {version} of {name!r} has no lineage to judge it by; use --force to move "
+            "champion without the gate"
+        )
     run_id, task, classes = tags["parent_run_id"], tags["task"], tuple(json.loads(tags.get("classes", "[]")))
     cfg, seed = run_gate_settings(client, run_id)
     rows = _test_rows(run_id)
     x = rows.drop(columns=[tags["target"]])
-    y = (rows[tags["target"]].to_numpy(dtype="float64") if not task_type(task).classification
-         else pd.Categorical(rows[tags["target"]].astype(str), categories=list(classes)).codes.astype("int64"))
+    y = (
+        rows[tags["target"]].to_numpy(dtype="float64")
+        if not task_type(task).classification
+        else pd.Categorical(rows[tags["target"]].astype(str), categories=list(classes)).codes.astype("int64")
+    )
     output = network_output(registry.score_version(name, version, x), task, classes)
     challenger = Challenger(x, y, task, classes, output, scores(task, y, output))
     dummy = client.get_run(run_id).data.metrics.get(f"baseline_dummy_test_{cfg.metric_for(task)}", np.nan)

@@ -44,8 +44,14 @@ def missing_columns(name: str, version: str, columns: list[str]) -> list[str]:
     return [c for c in needed if c not in set(columns)]
 
 
-def register(client: MlflowClient, name: str, model_uri: str, judge: Callable[[str | None], Decision],
-             tags: dict[str, str], check: Callable[[str], str | None] | None = None) -> Decision:
+def register(
+    client: MlflowClient,
+    name: str,
+    model_uri: str,
+    judge: Callable[[str | None], Decision],
+    tags: dict[str, str],
+    check: Callable[[str], str | None] | None = None,
+) -> Decision:
     """Register the challenger, judge it against the current champion, record the decision on it, and move
     `champion` when the verdict says so.
 
@@ -67,8 +73,11 @@ def register(client: MlflowClient, name: str, model_uri: str, judge: Callable[[s
             if decision.verdict == "PROMOTE" and check is not None:
                 problem = check(version)
                 if problem:
-                    decision = replace(decision, verdict="REJECT", reason=f"the registered artifact does not "
-                                       f"serve as the flow scored it: {problem}")
+                    decision = replace(
+                        decision,
+                        verdict="REJECT",
+                        reason=f"the registered artifact does not serve as the flow scored it: {problem}",
+                    )
             _tag(client, name, version, decision)
             if decision.verdict != "PROMOTE":
                 return decision
@@ -79,8 +88,9 @@ def register(client: MlflowClient, name: str, model_uri: str, judge: Callable[[s
                     return decision
             log.info("champion moved to version %s while deciding against version %s; judging again", now, current)
             current = now
-        decision = replace(decision, verdict="HOLD", reason="the champion kept moving while this run decided; "
-                           "run again")
+        decision = replace(
+            decision, verdict="HOLD", reason="the champion kept moving while this run decided; run again"
+        )
         _tag(client, name, version, decision)
         return decision
     except BaseException:
@@ -112,7 +122,7 @@ def move_lock():
     if not uri.startswith("sqlite:///"):
         yield
         return
-    with open(uri[len("sqlite:///"):] + ".alias-lock", "a") as fh:
+    with open(uri[len("sqlite:///") :] + ".alias-lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -125,8 +135,14 @@ def move_champion(client: MlflowClient, name: str, version: str, verdict: str, r
     previous = champion_version(client, name)
     client.set_registered_model_alias(name, CHAMPION, version)
     when = datetime.now(UTC)
-    entry = {"at": when.isoformat(timespec="seconds"), "from": previous, "to": version, "by": _who(),
-             "verdict": verdict, "reason": reason[:2000]}
+    entry = {
+        "at": when.isoformat(timespec="seconds"),
+        "from": previous,
+        "to": version,
+        "by": _who(),
+        "verdict": verdict,
+        "reason": reason[:2000],
+    }
     key = f"{HISTORY}{when.strftime('%Y%m%dT%H%M%S.%f')}.{uuid.uuid4().hex[:6]}"  # sorts by time; unique
     client.set_registered_model_tag(name, key, json.dumps(entry))
     return entry
@@ -137,8 +153,9 @@ def history(client: MlflowClient, name: str) -> list[dict]:
     try:
         tags = client.get_registered_model(name).tags
     except MlflowException:
-        raise TabflowError(f"no registered model {name!r}; check the name (tabflow show lists a model's versions)") \
-            from None
+        raise TabflowError(
+            f"no registered model {name!r}; check the name (tabflow show lists a model's versions)"
+        ) from None
     return [json.loads(tags[k]) for k in sorted(k for k in tags if k.startswith(HISTORY))]
 
 

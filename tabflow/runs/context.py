@@ -42,11 +42,17 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
     uri = tracking.configure(store)
     client = MlflowClient()
     experiment = tracking.experiment_id(client, cfg.model_name, store)
-    all_tags = {"config_hash": cfg.digest(), "seed": str(cfg.seed), **tracking.git_state(), **tags,
-                **{f"version.{k}": v for k, v in tracking.package_versions().items()}}
+    all_tags = {
+        "config_hash": cfg.digest(),
+        "seed": str(cfg.seed),
+        **tracking.git_state(),
+        **tags,
+        **{f"version.{k}": v for k, v in tracking.package_versions().items()},
+    }
     close_orphaned_runs(client, experiment)
-    run_id = tracking.start_run(client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}",
-                                tags={**all_tags, "worker": worker_id()})
+    run_id = tracking.start_run(
+        client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags={**all_tags, "worker": worker_id()}
+    )
     tracking.log_all(client, run_id, params=tracking.flatten(cfg.model_dump(mode="json")))
     client.log_dict(run_id, cfg.model_dump(mode="json"), tracking.CONFIG)
     log.info("MLflow run %s in experiment %r", run_id, cfg.model_name)
@@ -78,7 +84,12 @@ def timed(ctx: RunContext, stage: str) -> Iterator[None]:
 
 def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
     sizes = {f"rows_{part}": n for part, n in splits.sizes().items()}
-    tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics=sizes,
-                     tags={"data_digest": table.digest, "data_source": ctx.cfg.data.source})
-    MlflowClient().log_dict(ctx.parent_run_id, {**table.report, "class_balance": splits.class_balance()},
-                            "data/cleaning_report.json")
+    tracking.log_all(
+        MlflowClient(),
+        ctx.parent_run_id,
+        metrics=sizes,
+        tags={"data_digest": table.digest, "data_source": ctx.cfg.data.source},
+    )
+    MlflowClient().log_dict(
+        ctx.parent_run_id, {**table.report, "class_balance": splits.class_balance()}, "data/cleaning_report.json"
+    )

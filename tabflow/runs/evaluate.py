@@ -33,11 +33,14 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     predicted = mlflow.pyfunc.load_model(model.model_uri).predict(splits.x("test"))
     output = network_output(predicted, task, splits.classes)
     test = scores(task, y_test, output)
-    baselines = {name: scores(task, y_test, out)
-                 for name, out in baseline_outputs(splits, ctx.cfg.seed, ctx.cfg.data.max_categories).items()}
+    baselines = {
+        name: scores(task, y_test, out)
+        for name, out in baseline_outputs(splits, ctx.cfg.seed, ctx.cfg.data.max_categories).items()
+    }
     for name, baseline in baselines.items():
-        run_id = tracking.start_run(client, ctx.experiment_id, f"baseline-{name}", parent=ctx.parent_run_id,
-                                    tags={"kind": "baseline"})
+        run_id = tracking.start_run(
+            client, ctx.experiment_id, f"baseline-{name}", parent=ctx.parent_run_id, tags={"kind": "baseline"}
+        )
         tracking.log_all(client, run_id, metrics=tracking.prefixed("test_", baseline))
         client.set_terminated(run_id, "FINISHED")
     tracking.log_all(client, model.run_id, metrics=tracking.prefixed("test_", test))
@@ -48,6 +51,7 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
         plt.close(fig)  # pyplot keeps every figure alive until closed
     tracking.log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
     # The test rows themselves, so `tabflow promote` can later judge this version against another champion.
-    tracking.log_frame(client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]],
-                       tracking.TEST_ROWS)
+    tracking.log_frame(
+        client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]], tracking.TEST_ROWS
+    )
     return Evaluation(test=test, baselines=baselines, output=output)

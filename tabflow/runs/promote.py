@@ -20,8 +20,9 @@ from tabflow.runs.train import TrainedModel
 from tabflow.serving import servability
 
 
-def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate_cfg: GateConfig, ctx: RunContext,
-            tags: dict[str, str]) -> Decision:
+def promote(
+    model: TrainedModel, result: Evaluation, splits: Splits, gate_cfg: GateConfig, ctx: RunContext, tags: dict[str, str]
+) -> Decision:
     """Register the challenger, judge it against the champion on the same test rows (floors, then the paired
     bootstrap), and move `champion` on PROMOTE."""
     client, name, metric = MlflowClient(), ctx.cfg.model_name, gate_cfg.metric_for(splits.task)
@@ -34,22 +35,33 @@ def promote(model: TrainedModel, result: Evaluation, splits: Splits, gate_cfg: G
 
     def serves(version: str) -> str | None:
         rows = servability.sample(len(x_test), ctx.cfg.seed)
-        return ctx.checker.check(f"models:/{name}/{version}", x_test.iloc[rows], result.output[rows], splits.task,
-                                 splits.classes)
+        return ctx.checker.check(
+            f"models:/{name}/{version}", x_test.iloc[rows], result.output[rows], splits.task, splits.classes
+        )
 
     lineage = {**lineage_tags(splits, ctx), **tags}
     decision = registry.register(client, name, model.model_uri, judged, lineage, check=serves)
-    tracking.log_all(client, ctx.parent_run_id, tags=decision.as_tags(),
-                     metrics={"champion_test_" + metric: decision.champion} if decision.champion is not None
-                     else None)
+    tracking.log_all(
+        client,
+        ctx.parent_run_id,
+        tags=decision.as_tags(),
+        metrics={"champion_test_" + metric: decision.champion} if decision.champion is not None else None,
+    )
     return decision
 
 
 def lineage_tags(splits: Splits, ctx: RunContext) -> dict[str, str]:
     """Where a version came from: data, schema (columns and roles), config, code, packages, runs and seed."""
-    return {"data_digest": splits.digest, "config_hash": ctx.cfg.digest(), "parent_run_id": ctx.parent_run_id,
-            "schema_hash": hashlib.sha256(json.dumps(splits.roles, sort_keys=True).encode()).hexdigest()[:16],
-            "task": splits.task, "target": splits.target, "classes": json.dumps([str(c) for c in splits.classes]),
-            "seed": str(ctx.cfg.seed),
-            **{f"rows_{k}": str(v) for k, v in splits.sizes().items()}, **tracking.git_state(),
-            **{f"version.{k}": v for k, v in tracking.package_versions().items()}}
+    return {
+        "data_digest": splits.digest,
+        "config_hash": ctx.cfg.digest(),
+        "parent_run_id": ctx.parent_run_id,
+        "schema_hash": hashlib.sha256(json.dumps(splits.roles, sort_keys=True).encode()).hexdigest()[:16],
+        "task": splits.task,
+        "target": splits.target,
+        "classes": json.dumps([str(c) for c in splits.classes]),
+        "seed": str(ctx.cfg.seed),
+        **{f"rows_{k}": str(v) for k, v in splits.sizes().items()},
+        **tracking.git_state(),
+        **{f"version.{k}": v for k, v in tracking.package_versions().items()},
+    }

@@ -15,5 +15,7 @@ def skip_reason(scheduled: datetime | None, now: datetime, max_late_minutes: flo
     late = (now - scheduled).total_seconds() / 60
     if late <= max_late_minutes:
         return None
-    return (f"skipped: started {late:.0f} min after its scheduled time {scheduled:%Y-%m-%d %H:%M} UTC, more than "
-            f"the {max_late_minutes:g} min allowed (max_late_minutes); the next scheduled run will train")
+    return (
+        f"skipped: started {late:.0f} min after its scheduled time {scheduled:%Y-%m-%d %H:%M} UTC, more than "
+        f"the {max_late_minutes:g} min allowed (max_late_minutes); the next scheduled run will train"
+    )

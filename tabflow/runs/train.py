@@ -38,22 +38,33 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     client, params = MlflowClient(), MLPParams(**best.best_params)
     data = prepare(splits, ctx.cfg.data.max_categories, cfg.class_weight)
     objective = data.head.objective
-    stop = keras.callbacks.EarlyStopping(monitor=objective, mode="min", patience=cfg.patience,
-                                         restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor=objective, mode="min", patience=cfg.patience, restore_best_weights=True
+    )
     keras.backend.clear_session()
     # The winning trial's own seed: the refit starts from the very weights the study scored.
     network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed + best.best_number, [stop])
     best_epoch = int(np.argmin(history[objective]))
-    run_id = tracking.start_run(client, ctx.experiment_id, "final-fit", parent=ctx.parent_run_id,
-                                tags={"kind": "final", "from_trial": best.best_number, "worker": worker_id()})
-    tracking.log_all(client, run_id, params=params.as_dict(), history=history,
-                     metrics={f"best_{objective}": history[objective][best_epoch], "best_epoch": best_epoch})
-    info = log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id,
-                             splits.task)
+    run_id = tracking.start_run(
+        client,
+        ctx.experiment_id,
+        "final-fit",
+        parent=ctx.parent_run_id,
+        tags={"kind": "final", "from_trial": best.best_number, "worker": worker_id()},
+    )
+    tracking.log_all(
+        client,
+        run_id,
+        params=params.as_dict(),
+        history=history,
+        metrics={f"best_{objective}": history[objective][best_epoch], "best_epoch": best_epoch},
+    )
+    info = log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id, splits.task)
     client.log_dict(ctx.parent_run_id, input_schema(splits.x("train"), splits.roles), "data/schema.json")
     capped = capped_categories(data.preprocessor)
     if capped:
         client.log_dict(ctx.parent_run_id, capped, "data/categories_capped.json")
     client.set_terminated(run_id, "FINISHED")
-    return TrainedModel(run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict(),
-                        capped=capped)
+    return TrainedModel(
+        run_id=run_id, model_uri=info.model_uri, best_epoch=best_epoch, params=params.as_dict(), capped=capped
+    )

@@ -33,12 +33,18 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
 def open_tuning(splits: Splits, ctx: RunContext):
     """The run's study, created here (once, before any worker opens it) or resumed."""
     cfg = ctx.cfg
-    name = make_study_name(cfg.model_name, splits.digest, SearchSpace(), cfg.split, cfg.seed, cfg.tune, splits.task,
-                           splits.roles)
+    name = make_study_name(
+        cfg.model_name, splits.digest, SearchSpace(), cfg.split, cfg.seed, cfg.tune, splits.task, splits.roles
+    )
     # Read here, in the process that opens the study (a Dask worker has the variable too), so the URL and its
     # password never travel in a flow-run parameter.
-    return open_study(name, ctx.store / "optuna" / f"{cfg.model_name}.journal", cfg.seed, cfg.tune.pruner,
-                      os.environ.get(settings.OPTUNA_STORAGE) or None)
+    return open_study(
+        name,
+        ctx.store / "optuna" / f"{cfg.model_name}.journal",
+        cfg.seed,
+        cfg.tune.pruner,
+        os.environ.get(settings.OPTUNA_STORAGE) or None,
+    )
 
 
 def tune_share(splits: Splits, ctx: RunContext, share: int, threads: int | None = None) -> int:
@@ -71,28 +77,44 @@ def _objective(splits: Splits, ctx: RunContext, study: str):
 
 
 def _trial_data(splits: Splits, ctx: RunContext):
-    data = prepare(splits, ctx.cfg.data.max_categories, ctx.cfg.train.class_weight).sample(ctx.cfg.tune.max_rows,
-                                                                                           ctx.cfg.seed)
+    data = prepare(splits, ctx.cfg.data.max_categories, ctx.cfg.train.class_weight).sample(
+        ctx.cfg.tune.max_rows, ctx.cfg.seed
+    )
     if len(data.x_train) < splits.sizes()["train"]:
-        log.info("trials train on %d of %d training rows and validate on %d (tune.max_rows); the final fit uses all",
-                 len(data.x_train), splits.sizes()["train"], len(data.x_val))
+        log.info(
+            "trials train on %d of %d training rows and validate on %d (tune.max_rows); the final fit uses all",
+            len(data.x_train),
+            splits.sizes()["train"],
+            len(data.x_val),
+        )
     return data
 
 
 @contextmanager
 def _trial_logging(ctx: RunContext, study: str, objective_name: str):
     """A hook that logs each finished trial as a child run of the parent, on a thread: logging a trial (tens of
-    milliseconds of SQLite writes) overlaps the next trial's training. Leaving the block waits for every trial's run, also when
-    tuning fails, and raises any logging error."""
+    milliseconds of SQLite writes) overlaps the next trial's training. Leaving the block waits for every trial's
+    run, also when tuning fails, and raises any logging error."""
     client = MlflowClient()
 
     def log_trial(rec: TrialRecord) -> None:
-        run_id = tracking.start_run(client, ctx.experiment_id, f"trial-{rec.number}", parent=ctx.parent_run_id,
-                                    tags={"kind": "trial", "study": study, "trial": rec.number,
-                                          "trial_state": rec.state, "worker": worker_id()})
+        run_id = tracking.start_run(
+            client,
+            ctx.experiment_id,
+            f"trial-{rec.number}",
+            parent=ctx.parent_run_id,
+            tags={
+                "kind": "trial",
+                "study": study,
+                "trial": rec.number,
+                "trial_state": rec.state,
+                "worker": worker_id(),
+            },
+        )
         best = {f"best_{objective_name}": rec.value} if rec.value is not None else {}
-        tracking.log_all(client, run_id, params=rec.params, history=rec.history,
-                         metrics={**best, "trial_seconds": rec.seconds})
+        tracking.log_all(
+            client, run_id, params=rec.params, history=rec.history, metrics={**best, "trial_seconds": rec.seconds}
+        )
         client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
 
     logged = []
@@ -103,9 +125,13 @@ def _trial_logging(ctx: RunContext, study: str, objective_name: str):
 
 
 def _record_tuning(ctx: RunContext, result: TuneResult) -> TuneResult:
-    tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics={f"best_{result.objective}": result.best_value},
-                     params={f"best_{k}": v for k, v in result.best_params.items()},
-                     tags={"study": result.study_name, "best_trial": result.best_number})
+    tracking.log_all(
+        MlflowClient(),
+        ctx.parent_run_id,
+        metrics={f"best_{result.objective}": result.best_value},
+        params={f"best_{k}": v for k, v in result.best_params.items()},
+        tags={"study": result.study_name, "best_trial": result.best_number},
+    )
     return result
 
 

@@ -82,10 +82,16 @@ class Slot:
         except Exception as exc:
             reason = first_line(exc)
             self.refused[version] = reason
-            log.error("version %s of %s refused, still serving %s: %s", version, self.name,
-                      self.current.version if self.current else "nothing", reason)
+            log.error(
+                "version %s of %s refused, still serving %s: %s",
+                version,
+                self.name,
+                self.current.version if self.current else "nothing",
+                reason,
+            )
             return
         previous = self.current
         self.current = loaded
-        log.warning("now serving version %s of %s (was %s)", version, self.name,
-                    previous.version if previous else "none")
+        log.warning(
+            "now serving version %s of %s (was %s)", version, self.name, previous.version if previous else "none"
+        )

@@ -60,12 +60,18 @@ def log_scoring(scored: Scored, source: Path, store: Path) -> str:
 
     client = MlflowClient()
     experiment = tracking.experiment_id(client, f"{scored.model}-scoring", store)
-    run_id = tracking.start_run(client, experiment, f"score-{time.strftime('%Y%m%d-%H%M%S')}",
-                                tags={"model": scored.model, "model_version": scored.version,
-                                      "input_digest": scored.input_digest})
-    tracking.log_all(client, run_id, params={"input": str(source), "output": scored.output,
-                                             "model_uri": f"models:/{scored.model}/{scored.version}"},
-                     metrics={"rows": scored.rows, "seconds": scored.seconds})
+    run_id = tracking.start_run(
+        client,
+        experiment,
+        f"score-{time.strftime('%Y%m%d-%H%M%S')}",
+        tags={"model": scored.model, "model_version": scored.version, "input_digest": scored.input_digest},
+    )
+    tracking.log_all(
+        client,
+        run_id,
+        params={"input": str(source), "output": scored.output, "model_uri": f"models:/{scored.model}/{scored.version}"},
+        metrics={"rows": scored.rows, "seconds": scored.seconds},
+    )
     client.set_terminated(run_id, "FINISHED")
     return run_id
 
@@ -78,8 +84,15 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def score_file(name: str, version: str, model, source: Path, target: Path, keys: list[str] | None = None,
-               chunk_rows: int = settings.CHUNK_ROWS) -> Scored:
+def score_file(
+    name: str,
+    version: str,
+    model,
+    source: Path,
+    target: Path,
+    keys: list[str] | None = None,
+    chunk_rows: int = settings.CHUNK_ROWS,
+) -> Scored:
     """`model` is the unwrapped tabflow pyfunc (tabflow.serving.pyfunc.TabflowModel) of `name` version `version`."""
     for path, what in ((source, "input"), (target, "output")):
         if path.suffix.lower() not in (".csv", ".parquet", ".pq"):

@@ -45,8 +45,11 @@ def parse(body: bytes, content_type: str) -> pd.DataFrame:
             return pd.DataFrame.from_records(value)
         raise ValueError
     except (ValueError, TypeError):
-        raise BadRequest(400, f"{keys[0]} is malformed: give a list of row objects, or for dataframe_split "
-                              "{\"columns\": [...], \"data\": [[...], ...]} with one value per column") from None
+        raise BadRequest(
+            400,
+            f"{keys[0]} is malformed: give a list of row objects, or for dataframe_split "
+            '{"columns": [...], "data": [[...], ...]} with one value per column',
+        ) from None
 
 
 async def _read(request, limit: int) -> bytes:

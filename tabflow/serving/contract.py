@@ -56,21 +56,27 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
             bad = (rows[numeric].notna().to_numpy() & np.isnan(values)).sum(axis=0)
             if bad.any():
                 name = numeric[int(np.argmax(bad > 0))]
-                raise ValueError(f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are "
-                                 "not numbers")
+                raise ValueError(
+                    f"column {name!r} must be numeric; {int(bad[numeric.index(name)])} value(s) are not numbers"
+                )
         low = np.array([_bound(schema[c].get("min"), -np.inf) for c in numeric])
         high = np.array([_bound(schema[c].get("max"), np.inf) for c in numeric])
         infinite = np.isinf(values).sum(axis=0)
         if infinite.any():
             name = numeric[int(np.argmax(infinite > 0))]
-            raise ValueError(f"column {name!r} has {int(infinite[numeric.index(name)])} infinite value(s); send "
-                             "finite numbers or leave the cells empty")
+            raise ValueError(
+                f"column {name!r} has {int(infinite[numeric.index(name)])} infinite value(s); send "
+                "finite numbers or leave the cells empty"
+            )
         with np.errstate(invalid="ignore"):
             counts = ((values < low) | (values > high)).sum(axis=0)
         outside = {c: int(n) for c, n in zip(numeric, counts, strict=True) if n}
     if outside:
-        log.warning("%d value(s) outside the range seen in training, in: %s", sum(outside.values()),
-                    ", ".join(f"{c} ({n})" for c, n in outside.items()))
+        log.warning(
+            "%d value(s) outside the range seen in training, in: %s",
+            sum(outside.values()),
+            ", ".join(f"{c} ({n})" for c, n in outside.items()),
+        )
     return rows
 
 

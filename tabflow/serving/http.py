@@ -29,8 +29,11 @@ def create_app():
     from fastapi.responses import JSONResponse, Response
 
     configure(Path(os.environ.get(settings.SERVE_STORE, "mlruns")))
-    slot = Slot(os.environ[settings.SERVE_MODEL], os.environ.get(settings.SERVE_ALIAS, "champion"),
-                float(os.environ.get(settings.SERVE_POLL_S, "5")))
+    slot = Slot(
+        os.environ[settings.SERVE_MODEL],
+        os.environ.get(settings.SERVE_ALIAS, "champion"),
+        float(os.environ.get(settings.SERVE_POLL_S, "5")),
+    )
     limit = int(os.environ.get(settings.SERVE_MAX_BYTES, str(10 * 2**20)))
     slot.start()
     app = FastAPI(title=f"tabflow: {slot.name}@{slot.alias}", version=tabflow.__version__)
@@ -47,12 +50,19 @@ def create_app():
     @app.get("/metadata")
     def metadata():
         current = slot.current
-        return {"model": slot.name, "alias": slot.alias, "version": current.version,
-                "loaded_at": current.loaded_at, "tags": current.tags, "input_schema": current.model.schema,
-                "refused_versions": slot.refused}
+        return {
+            "model": slot.name,
+            "alias": slot.alias,
+            "version": current.version,
+            "loaded_at": current.loaded_at,
+            "tags": current.tags,
+            "input_schema": current.model.schema,
+            "refused_versions": slot.refused,
+        }
 
     secret = os.environ.get(settings.WEBHOOK_SECRET)
     if secret:
+
         @app.post("/hooks/mlflow", include_in_schema=False)
         async def mlflow_webhook(request: Request):
             try:
@@ -60,13 +70,20 @@ def create_app():
             except BadRequest as exc:
                 return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status)
             if not signed(secret, request.headers, body, time.time()):
-                return JSONResponse({"error_code": "UNAUTHENTICATED", "message": "bad or missing signature"},
-                                    status_code=401)
+                return JSONResponse(
+                    {"error_code": "UNAUTHENTICATED", "message": "bad or missing signature"}, status_code=401
+                )
             slot.wake.set()  # whatever the event says, the alias as the registry has it now decides
             return {"status": "accepted"}
 
-    body_doc = {"requestBody": {"content": {"application/json": {"schema": {"type": "object", "description":
-                "one of: " + ", ".join(FORMATS)}}, "text/csv": {"schema": {"type": "string"}}}}}
+    body_doc = {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object", "description": "one of: " + ", ".join(FORMATS)}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    }
 
     @app.post("/invocations", openapi_extra=body_doc)
     async def invocations(request: Request):
@@ -89,11 +106,24 @@ def create_app():
     return app
 
 
-def serve(store: str, name: str, alias: str, host: str, port: int, workers: int, poll_s: float,
-          max_bytes: int) -> None:
+def serve(store: str, name: str, alias: str, host: str, port: int, workers: int, poll_s: float, max_bytes: int) -> None:
     import uvicorn
 
-    os.environ.update({settings.SERVE_STORE: store, settings.SERVE_MODEL: name, settings.SERVE_ALIAS: alias,
-                       settings.SERVE_POLL_S: str(poll_s), settings.SERVE_MAX_BYTES: str(max_bytes)})
-    uvicorn.run("tabflow.serving.http:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+    os.environ.update(
+        {
+            settings.SERVE_STORE: store,
+            settings.SERVE_MODEL: name,
+            settings.SERVE_ALIAS: alias,
+            settings.SERVE_POLL_S: str(poll_s),
+            settings.SERVE_MAX_BYTES: str(max_bytes),
+        }
+    )
+    uvicorn.run(
+        "tabflow.serving.http:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -91,19 +91,35 @@ def _version(name: str) -> str:
     return metadata.version(name)
 
 
-def log_model(network, preprocessor, train_x: pd.DataFrame, roles: dict[str, str], classes: tuple, run_id: str,
-              task: str = "binary", threshold: float = 0.5):
+def log_model(
+    network,
+    preprocessor,
+    train_x: pd.DataFrame,
+    roles: dict[str, str],
+    classes: tuple,
+    run_id: str,
+    task: str = "binary",
+    threshold: float = 0.5,
+):
     """Log the pyfunc under the run; returns MLflow's ModelInfo (its model_uri is `models:/m-<id>`)."""
     import joblib
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     example = train_x[list(roles)].head(5)
-    meta = {"features": list(roles), "classes": [_plain(c) for c in classes], "threshold": threshold, "task": task,
-            "schema": input_schema(train_x, roles)}
+    meta = {
+        "features": list(roles),
+        "classes": [_plain(c) for c in classes],
+        "threshold": threshold,
+        "task": task,
+        "schema": input_schema(train_x, roles),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"network": f"{tmp}/network.keras", "preprocessor": f"{tmp}/preprocessor.joblib",
-                 "meta": f"{tmp}/meta.json"}
+        paths = {
+            "network": f"{tmp}/network.keras",
+            "preprocessor": f"{tmp}/preprocessor.joblib",
+            "meta": f"{tmp}/meta.json",
+        }
         network.save(paths["network"])
         joblib.dump(preprocessor, paths["preprocessor"])
         Path(paths["meta"]).write_text(json.dumps(meta))
@@ -118,6 +134,11 @@ def log_model(network, preprocessor, train_x: pd.DataFrame, roles: dict[str, str
         package = Path(tabflow.__file__).parent
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
-                name="model", python_model=str(package / "serving" / "model_code.py"), artifacts=paths,
-                signature=signature, input_example=example, pip_requirements=pip_requirements(),
-                code_paths=[str(package)])
+                name="model",
+                python_model=str(package / "serving" / "model_code.py"),
+                artifacts=paths,
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                code_paths=[str(package)],
+            )

@@ -29,12 +29,16 @@ class Checker:
 
     def start(self) -> None:
         if self.proc is None:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tabflow.serving.servability"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                         env={**os.environ, "MLFLOW_TRACKING_URI": _tracking_uri()})
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tabflow.serving.servability"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env={**os.environ, "MLFLOW_TRACKING_URI": _tracking_uri()},
+            )
 
-    def check(self, model_uri: str, rows: pd.DataFrame, expected: np.ndarray, task: str, classes: tuple
-              ) -> str | None:
+    def check(self, model_uri: str, rows: pd.DataFrame, expected: np.ndarray, task: str, classes: tuple) -> str | None:
         """None when the version serves the rows as `expected` (the flow's network output); else why not."""
         from tabflow.serving.contract import network_output
 
@@ -93,3 +97,7 @@ def _serve_requests() -> None:
         except Exception as exc:  # the answer is the failure, for the parent to report
             answer = {"error": f"loading or scoring it failed: {first_line(exc)}"}
         print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    _serve_requests()

@@ -1,6 +1,5 @@
 """Flow tests run the real flow on the embedded stack: a temporary Prefect server, SQLite MLflow, Optuna journal."""
 
-
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 

@@ -15,13 +15,16 @@ HEAVY = ("tensorflow", "keras", "mlflow", "prefect", "optuna", "sklearn")
 def tabflow(*args, cwd, timeout=600):
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
     env["PREFECT_HOME"] = str(cwd / ".prefect")
-    return subprocess.run([sys.executable, "-m", "tabflow.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tabflow.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_help_imports_no_heavy_library(tmp_path):
-    code = ("import sys\nfrom tabflow.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    code = (
+        "import sys\nfrom tabflow.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert "usage: tabflow" in out.stdout
     assert out.stdout.strip().endswith("[]"), f"--help imported heavy libraries: {out.stdout.splitlines()[-1]}"

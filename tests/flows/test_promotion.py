@@ -2,6 +2,7 @@
 version, alias history kept in the registry, rollback and promotion by hand, the schema guard, and two runs
 finishing at once."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -43,8 +44,21 @@ def test_an_equal_challenger_is_promoted_on_the_interval(two_runs):
 def test_every_version_carries_its_lineage(two_runs, capsys):
     store, cfg, first, _ = two_runs
     tags = client_for(store).get_model_version(NAME, "1").tags
-    expected = {"data_digest", "schema_hash", "config_hash", "git_commit", "version.mlflow", "version.keras",
-                "prefect_flow_run_id", "parent_run_id", "study", "best_trial", "seed", "rows_train", "rows_test"}
+    expected = {
+        "data_digest",
+        "schema_hash",
+        "config_hash",
+        "git_commit",
+        "version.mlflow",
+        "version.keras",
+        "prefect_flow_run_id",
+        "parent_run_id",
+        "study",
+        "best_trial",
+        "seed",
+        "rows_train",
+        "rows_test",
+    }
     assert expected <= set(tags), expected - set(tags)
     assert tags["parent_run_id"] == first.parent_run_id and tags["config_hash"] == cfg.digest()
     assert tags["study"] == first.tuning.study_name and tags["best_trial"] == str(first.tuning.best_number)
@@ -81,7 +95,7 @@ def test_history_rollback_and_promotion_by_hand(two_runs, capsys):
 
 
 def test_a_champion_that_cannot_read_the_new_columns_needs_the_flag(two_runs):
-    store, cfg, *_ = two_runs
+    store, *_ = two_runs
     fewer = tiny_config(data={"source": "builtin:breast_cancer", "columns": {"mean radius": "drop"}})
     before = champion(store)
     held = training.train(fewer, store=str(store))
@@ -95,24 +109,39 @@ def test_a_champion_that_cannot_read_the_new_columns_needs_the_flag(two_runs):
 def test_two_runs_finishing_at_once_leave_the_registry_consistent(tmp_path):
     """Two real processes on one store: every champion move chains from the one before, and champion is a
     PROMOTEd version."""
-    (tmp_path / "tabflow.yaml").write_text(json.dumps({"data": {"source": "builtin:breast_cancer"},
-                                                       "tune": {"n_trials": 2, "max_epochs": 2},
-                                                       "train": {"max_epochs": 2, "patience": 1}}))
+    (tmp_path / "tabflow.yaml").write_text(
+        json.dumps(
+            {
+                "data": {"source": "builtin:breast_cancer"},
+                "tune": {"n_trials": 2, "max_epochs": 2},
+                "train": {"max_epochs": 2, "patience": 1},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
     store = tmp_path / "mlruns"
     first = [sys.executable, "-m", "tabflow.cli", "--store", str(store), "run", "--config", "tabflow.yaml"]
-    subprocess.run(first, cwd=tmp_path, env={**env, "PREFECT_HOME": str(tmp_path / "p0")}, check=True,
-                   capture_output=True)  # a champion to race against
-    procs = [subprocess.Popen(first + ["--seed", str(seed)], cwd=tmp_path, env={**env, "PREFECT_HOME":
-                              str(tmp_path / f"p{seed}")}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for seed in (1, 2)]
+    subprocess.run(
+        first, cwd=tmp_path, env={**env, "PREFECT_HOME": str(tmp_path / "p0")}, check=True, capture_output=True
+    )  # a champion to race against
+    procs = [
+        subprocess.Popen(
+            [*first, "--seed", str(seed)],
+            cwd=tmp_path,
+            env={**env, "PREFECT_HOME": str(tmp_path / f"p{seed}")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
 
     client = client_for(store)
     moves = history(client, NAME)
     assert moves[0]["from"] is None
-    assert all(b["from"] == a["to"] for a, b in zip(moves, moves[1:], strict=False)), moves
+    assert all(b["from"] == a["to"] for a, b in itertools.pairwise(moves)), moves
     assert moves[-1]["to"] == champion(store)
     assert client.get_model_version(NAME, champion(store)).tags["decision_verdict"] == "PROMOTE"
     versions = client.search_model_versions(f"name = '{NAME}'")

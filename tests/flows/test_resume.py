@@ -46,9 +46,14 @@ def test_killed_run_resumes_its_study(tmp_path):
     journal = store / "optuna" / "resume.journal"
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
     env["PREFECT_HOME"] = str(tmp_path / ".prefect")
-    proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "run", "--config",
-                             "tabflow.yaml"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tabflow.cli", "--store", str(store), "run", "--config", "tabflow.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         before = wait_for_running_trial(journal, proc)
     finally:
@@ -75,6 +80,10 @@ def test_killed_run_resumes_its_study(tmp_path):
     assert summary.tuning.n_run == 4 - len(finished_before)
     assert summary.decision.verdict == "PROMOTE"
     client = client_for(store)
-    statuses = {r.info.run_name: r.info.status for r in client.search_runs(
-        [client.get_experiment_by_name("resume").experiment_id], filter_string="attributes.run_name LIKE 'train-%'")}
+    statuses = {
+        r.info.run_name: r.info.status
+        for r in client.search_runs(
+            [client.get_experiment_by_name("resume").experiment_id], filter_string="attributes.run_name LIKE 'train-%'"
+        )
+    }
     assert sorted(statuses.values()) == ["FINISHED", "KILLED"], f"the killed run must not stay RUNNING: {statuses}"

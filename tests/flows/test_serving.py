@@ -56,9 +56,26 @@ def serving(store: Path, *flags: str):
     """`tabflow serve` as a real process on a free port, until it answers /ping."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "serve", "--model", NAME,
-                             "--port", str(port), *flags], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tabflow.cli",
+            "--store",
+            str(store),
+            "serve",
+            "--model",
+            NAME,
+            "--port",
+            str(port),
+            *flags,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -88,11 +105,13 @@ def in_process(store, frame: pd.DataFrame) -> pd.DataFrame:
 def test_each_protocol_form_answers_as_the_model_does(server, form):
     store, url, _ = server
     frame = rows()
-    body = {"dataframe_split": lambda: json.dumps({"dataframe_split": frame.to_dict(orient="split")}),
-            "dataframe_records": lambda: json.dumps({"dataframe_records": frame.to_dict(orient="records")}),
-            "inputs": lambda: json.dumps({"inputs": frame.to_dict(orient="list")}),
-            "instances": lambda: json.dumps({"instances": frame.to_dict(orient="records")}),
-            "csv": lambda: frame.to_csv(index=False)}[form]().encode()
+    body = {
+        "dataframe_split": lambda: json.dumps({"dataframe_split": frame.to_dict(orient="split")}),
+        "dataframe_records": lambda: json.dumps({"dataframe_records": frame.to_dict(orient="records")}),
+        "inputs": lambda: json.dumps({"inputs": frame.to_dict(orient="list")}),
+        "instances": lambda: json.dumps({"instances": frame.to_dict(orient="records")}),
+        "csv": lambda: frame.to_csv(index=False),
+    }[form]().encode()
     status, text, headers = call(f"{url}/invocations", body, "text/csv" if form == "csv" else "application/json")
     assert status == 200, text
     served = pd.DataFrame(json.loads(text)["predictions"])
@@ -136,8 +155,10 @@ def test_metadata_version_and_openapi(server):
     _, url, first = server
     meta = json.loads(call(f"{url}/metadata")[1])
     assert meta["model"] == NAME and meta["alias"] == "champion" and meta["version"] == "1"
-    assert meta["tags"]["parent_run_id"] == first.parent_run_id and meta["input_schema"]["mean radius"]["role"] == \
-        "numeric"
+    assert (
+        meta["tags"]["parent_run_id"] == first.parent_run_id
+        and meta["input_schema"]["mean radius"]["role"] == "numeric"
+    )
     assert json.loads(call(f"{url}/version")[1])["model_version"] == "1"
     assert "/invocations" in json.loads(call(f"{url}/openapi.json")[1])["paths"]
 
@@ -162,8 +183,10 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
     try:
         second = training.train(tiny_config(model_name=NAME, seed=7), store=str(store))
         if second.decision.verdict != "PROMOTE":  # the gate's call; this test is about following the alias
-            assert main(["--store", str(store), "promote", NAME, second.decision.version, "--reason", "test",
-                         "--force"]) == 0
+            assert (
+                main(["--store", str(store), "promote", NAME, second.decision.version, "--reason", "test", "--force"])
+                == 0
+            )
         deadline = time.monotonic() + 60
         while json.loads(call(f"{url}/metadata")[1])["version"] != second.decision.version:
             assert time.monotonic() < deadline, "the server did not follow the alias"
@@ -181,8 +204,9 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
         monkeypatch.setattr(tasks.evaluate, "evaluate", evaluate_then_break)
         broken = training.train(tiny_config(model_name=NAME, seed=8), store=str(store))
         assert broken.decision.verdict != "PROMOTE", "a broken artifact never becomes champion by the gate"
-        assert main(["--store", str(store), "promote", NAME, broken.decision.version, "--reason", "test",
-                     "--force"]) == 0
+        assert (
+            main(["--store", str(store), "promote", NAME, broken.decision.version, "--reason", "test", "--force"]) == 0
+        )
         deadline = time.monotonic() + 30
         while broken.decision.version not in json.loads(call(f"{url}/metadata")[1])["refused_versions"]:
             assert time.monotonic() < deadline, "the broken version was neither served nor refused"
@@ -209,8 +233,9 @@ def test_batch_scoring_a_file_equals_in_process_predictions(server, tmp_path):
     frame.insert(0, "customer", [f"c{i}" for i in range(len(frame))])
     source, output = tmp_path / "in.csv", tmp_path / "out.parquet"
     frame.to_csv(source, index=False)
-    assert main(["--store", str(store), "predict", "--model", NAME, "--input", str(source),
-                 "--output", str(output)]) == 0
+    assert (
+        main(["--store", str(store), "predict", "--model", NAME, "--input", str(source), "--output", str(output)]) == 0
+    )
     out = pd.read_parquet(output)
     expected = in_process(store, pd.read_csv(source))
     version = str(client_for(store).get_model_version_by_alias(NAME, "champion").version)
@@ -223,8 +248,22 @@ def test_batch_scoring_a_file_equals_in_process_predictions(server, tmp_path):
 
     missing = tmp_path / "missing.csv"
     frame.drop(columns=["mean radius"]).to_csv(missing, index=False)
-    assert main(["--store", str(store), "predict", "--model", NAME, "--input", str(missing),
-                 "--output", str(tmp_path / "never.csv")]) == 2
+    assert (
+        main(
+            [
+                "--store",
+                str(store),
+                "predict",
+                "--model",
+                NAME,
+                "--input",
+                str(missing),
+                "--output",
+                str(tmp_path / "never.csv"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "never.csv").exists() and not list(tmp_path.glob(".never*")), "nothing half-written"
 
 

@@ -19,18 +19,20 @@ def messy_table(seed: int = 0) -> pd.DataFrame:
     effect = pd.Series(city).map({"Oslo": -2.0, "Lima": -1.0, "Pune": 0.0, "Kyiv": 1.0, "Nome": 2.0}).to_numpy()
     x1, x2 = rng.normal(size=N), rng.normal(size=N)
     score = 1.5 * x1 + effect + 0.5 * x2 + rng.normal(scale=0.3, size=N)
-    frame = pd.DataFrame({
-        "customer_id": rng.permutation(N) + 10_000,
-        "x1": x1,
-        "x2": np.where(rng.random(N) < 0.1, np.nan, x2),
-        "city": np.where(rng.random(N) < 0.05, None, city),
-        "rooms": rng.integers(1, 5, N),
-        "member": rng.random(N) < 0.5,
-        "signup": pd.date_range("2023-01-01", periods=N, freq="D").strftime("%Y-%m-%d"),
-        "churned": np.where(score > 0, "yes", "no"),
-        "tier": pd.cut(score, [-np.inf, -1, 1, np.inf], labels=["low", "mid", "high"]).astype(str),
-        "spend": 100 + 20 * score,
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.permutation(N) + 10_000,
+            "x1": x1,
+            "x2": np.where(rng.random(N) < 0.1, np.nan, x2),
+            "city": np.where(rng.random(N) < 0.05, None, city),
+            "rooms": rng.integers(1, 5, N),
+            "member": rng.random(N) < 0.5,
+            "signup": pd.date_range("2023-01-01", periods=N, freq="D").strftime("%Y-%m-%d"),
+            "churned": np.where(score > 0, "yes", "no"),
+            "tier": pd.cut(score, [-np.inf, -1, 1, np.inf], labels=["low", "mid", "high"]).astype(str),
+            "spend": 100 + 20 * score,
+        }
+    )
     frame["street"] = [f"s{k}" for k in np.minimum(rng.zipf(1.6, N), 60)]  # embedded; its rare values capped
     return frame
 
@@ -53,9 +55,12 @@ def table_csv(tmp_path_factory):
 def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
     target, metric, columns, linear = CASES[task]
     others = [t for t, *_ in CASES.values() if t != target]
-    cfg = tiny_config(data={"source": str(table_csv), "target": target, "columns": {c: "drop" for c in others}},
-                      model_name=f"customers-{task}", tune={"n_trials": 3, "max_epochs": 15},
-                      train={"max_epochs": 30, "patience": 5})
+    cfg = tiny_config(
+        data={"source": str(table_csv), "target": target, "columns": dict.fromkeys(others, "drop")},
+        model_name=f"customers-{task}",
+        tune={"n_trials": 3, "max_epochs": 15},
+        train={"max_epochs": 30, "patience": 5},
+    )
     store = tmp_path / "mlruns"
     summary = training.train(cfg, store=str(store))
 
@@ -99,16 +104,26 @@ def test_regression_metrics_are_in_the_targets_units(table_csv, tmp_path):
     assert summary.tuning.objective == "val_rmse"
 
 
-@pytest.mark.parametrize(("content", "flags", "expected"), [
-    (b"x:z:y\n1:2:a\n3:4:b\n", [], "parsed as a single column"),
-    (b"x,z,y\n\x81\x8d,1,a\n", [], "neither UTF-8 nor Windows-1252"),
-    (b"x,z,y\ninf,1,a\n" + b"".join(b"%d,%d,%s\n" % (i, i % 3, b"ab"[i % 2:i % 2 + 1]) for i in range(40)), [],
-     "column 'x' has 1 infinite value"),
-    (b"x,y\n" + b"".join(b"%d,%s\n" % (i, b"abc"[i % 3:i % 3 + 1]) for i in range(40)), ["--task", "regression"],
-     "regression target 'y' is text"),
-])
-def test_bad_input_through_the_command_is_one_line_exit_2_and_nothing_registered(tmp_path, capsys, monkeypatch,
-                                                                                 content, flags, expected):
+@pytest.mark.parametrize(
+    ("content", "flags", "expected"),
+    [
+        (b"x:z:y\n1:2:a\n3:4:b\n", [], "parsed as a single column"),
+        (b"x,z,y\n\x81\x8d,1,a\n", [], "neither UTF-8 nor Windows-1252"),
+        (
+            b"x,z,y\ninf,1,a\n" + b"".join(b"%d,%d,%s\n" % (i, i % 3, b"ab"[i % 2 : i % 2 + 1]) for i in range(40)),
+            [],
+            "column 'x' has 1 infinite value",
+        ),
+        (
+            b"x,y\n" + b"".join(b"%d,%s\n" % (i, b"abc"[i % 3 : i % 3 + 1]) for i in range(40)),
+            ["--task", "regression"],
+            "regression target 'y' is text",
+        ),
+    ],
+)
+def test_bad_input_through_the_command_is_one_line_exit_2_and_nothing_registered(
+    tmp_path, capsys, monkeypatch, content, flags, expected
+):
     """In-process, against the session's Prefect server (PREFECT_API_URL is set): the flow path a user's run
     takes, without a server start per case."""
     monkeypatch.chdir(tmp_path)

@@ -26,8 +26,9 @@ def first_run(tmp_path_factory):
 
 
 def children(client, parent_id: str) -> dict[str, mlflow.entities.Run]:
-    runs = client.search_runs([client.get_run(parent_id).info.experiment_id],
-                              filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+    runs = client.search_runs(
+        [client.get_run(parent_id).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
     return {run.info.run_name: run for run in runs}
 
 
@@ -39,8 +40,15 @@ def test_parent_run_is_tagged_and_finished(first_run):
         assert parent.data.tags.get(tag), f"parent run lacks tag {tag}"
     assert parent.data.tags["config_hash"] == cfg.digest()
     assert parent.data.metrics["rows_train"] + parent.data.metrics["rows_val"] + parent.data.metrics["rows_test"] == 569
-    for metric in ("test_auc", "test_accuracy", "baseline_logreg_test_auc", "baseline_dummy_test_auc",
-                   "best_val_log_loss", "seconds_tune", "seconds_promote"):
+    for metric in (
+        "test_auc",
+        "test_accuracy",
+        "baseline_logreg_test_auc",
+        "baseline_dummy_test_auc",
+        "best_val_log_loss",
+        "seconds_tune",
+        "seconds_promote",
+    ):
         assert metric in parent.data.metrics, f"parent run lacks {metric}"
     artifacts = {a.path for a in client_for(store).list_artifacts(summary.parent_run_id, "plots")}
     assert artifacts == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"}
@@ -131,8 +139,9 @@ def test_failure_before_promotion_registers_nothing(tmp_path, monkeypatch):
 
     client = client_for(store)
     assert client.search_registered_models() == [], "a failed run must register nothing"
-    parents = client.search_runs([client.get_experiment_by_name(NAME).experiment_id],
-                                 filter_string="attributes.run_name LIKE 'train-%'")
+    parents = client.search_runs(
+        [client.get_experiment_by_name(NAME).experiment_id], filter_string="attributes.run_name LIKE 'train-%'"
+    )
     assert [run.info.status for run in parents] == ["FAILED"]
 
 
@@ -157,16 +166,24 @@ def test_tabflow_ui_serves_the_runs(first_run):
     store, _, summary = first_run
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(store), "ui", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tabflow.cli", "--store", str(store), "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_until_healthy(f"{base}/health", proc, 180), "the MLflow UI did not answer within 180 s"
         experiment = client_for(store).get_run(summary.parent_run_id).info.experiment_id
-        request = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST",
-                                         data=json.dumps({"experiment_ids": [experiment]}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/runs/search",
+            method="POST",
+            data=json.dumps({"experiment_ids": [experiment]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             runs = json.load(response)["runs"]
         names = {run["info"]["run_name"] for run in runs}

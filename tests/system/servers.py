@@ -74,8 +74,14 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """os.environ without a tracking or API URL the caller did not ask for, with the venv first on PATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
     no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), HOST, "localhost"]))
-    env.update(PATH=f"{_VENV_BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONUNBUFFERED="1", NO_PROXY=no_proxy,
-               no_proxy=no_proxy, TF_CPP_MIN_LOG_LEVEL="2", MLFLOW_DISABLE_TELEMETRY="true")
+    env.update(
+        PATH=f"{_VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+        NO_PROXY=no_proxy,
+        no_proxy=no_proxy,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        MLFLOW_DISABLE_TELEMETRY="true",
+    )
     env.update(extra or {})
     return env
 
@@ -143,8 +149,16 @@ class Service:
 
     uses_port = True
 
-    def __init__(self, name: str, workdir: Path, *, port: int | None = None, wait: bool = True,
-                 timeout: float = 120.0, grace: float = 5.0):
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        wait: bool = True,
+        timeout: float = 120.0,
+        grace: float = 5.0,
+    ):
         self.name, self.workdir, self.timeout, self.grace = name, Path(workdir).resolve(), timeout, grace
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port
@@ -187,8 +201,15 @@ class Service:
             self._offsets.append(log.tell())
             log.write(f"$ {' '.join(command.argv)}\n".encode())
             log.flush()
-            proc = subprocess.Popen(command.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=command.env, cwd=command.cwd, start_new_session=True)
+            proc = subprocess.Popen(
+                command.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=command.env,
+                cwd=command.cwd,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         self._commands_run.append(command)
         if command.log not in self.logs:
@@ -204,24 +225,33 @@ class Service:
                     tail = log_tail(command.log, start=start)
                     if self._port_was_taken(tail):
                         return self._relaunch().wait(max(1.0, deadline - time.monotonic()))
-                    raise ServerError(f"{self.name} exited with code {proc.returncode} before it was healthy "
-                                      f"(log {command.log}):\n{tail}")
+                    raise ServerError(
+                        f"{self.name} exited with code {proc.returncode} before it was healthy "
+                        f"(log {command.log}):\n{tail}"
+                    )
             try:
                 if self.healthy():
                     return self
             except Exception as exc:  # not up yet: keep polling, but remember why for the timeout message
                 last_error = exc
             if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {c.log}:\n{log_tail(c.log, start=o)}"
-                                  for c, o in zip(self._commands_run, self._offsets, strict=True))
-                raise ServerError(f"{self.name} not healthy after {timeout or self.timeout:.0f} s "
-                                  f"(last check: {last_error!r}):\n{tails}")
+                tails = "\n".join(
+                    f"--- {c.log}:\n{log_tail(c.log, start=o)}"
+                    for c, o in zip(self._commands_run, self._offsets, strict=True)
+                )
+                raise ServerError(
+                    f"{self.name} not healthy after {timeout or self.timeout:.0f} s "
+                    f"(last check: {last_error!r}):\n{tails}"
+                )
             time.sleep(0.25)
 
     def _port_was_taken(self, tail: str) -> bool:
         """Another program bound our port between picking and binding: worth a new port, twice at most."""
-        return (not self._fixed_port and self._relaunches < 2
-                and any(s in tail.lower() for s in ("address already in use", "is already in use")))
+        return (
+            not self._fixed_port
+            and self._relaunches < 2
+            and any(s in tail.lower() for s in ("address already in use", "is already in use"))
+        )
 
     def _relaunch(self) -> Service:
         self.stop()
@@ -284,8 +314,19 @@ def _stop_leftovers() -> None:
 class Server(Service):
     """An HTTP server; `url` is its base URL, healthy when GET url + health_path answers 200."""
 
-    def __init__(self, name: str, workdir: Path, argv: list[str], env: dict[str, str], *, url_path: str = "",
-                 health_path: str, username: str | None = None, password: str | None = None, **kwargs):
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        url_path: str = "",
+        health_path: str,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs,
+    ):
         super().__init__(name, workdir, **kwargs)
         self._argv, self._env, self._url_path, self._health_path = argv, env, url_path, health_path
         self.username, self.password = username, password
@@ -305,9 +346,17 @@ class Server(Service):
         return True
 
 
-def mlflow_server(backend_url: str, artifacts_dir: Path, workdir: Path, *, auth: bool = False,
-                  auth_db_url: str | None = None, env: dict[str, str] | None = None, wait: bool = True,
-                  timeout: float = 180.0) -> Server:
+def mlflow_server(
+    backend_url: str,
+    artifacts_dir: Path,
+    workdir: Path,
+    *,
+    auth: bool = False,
+    auth_db_url: str | None = None,
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    timeout: float = 180.0,
+) -> Server:
     """`mlflow server` with one worker; with auth, the basic-auth app and an admin (`username`, `password`).
 
     The auth users live in `auth_db_url` (default: a SQLite file in workdir). MLflow's job runner (seven huey
@@ -315,36 +364,72 @@ def mlflow_server(backend_url: str, artifacts_dir: Path, workdir: Path, *, auth:
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_url, "--artifacts-destination",
-            str(Path(artifacts_dir).resolve()), "--host", HOST, "--port", "{port}", "--workers", "1"]
+    argv = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_url,
+        "--artifacts-destination",
+        str(Path(artifacts_dir).resolve()),
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+    ]
     env = child_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})})
     username = password = None
     if auth:
         username, password = "admin", secrets.token_hex(12)
         ini = configparser.ConfigParser()
-        ini["mlflow"] = {"default_permission": "READ", "admin_username": username, "admin_password": password,
-                         "database_uri": auth_db_url or f"sqlite:///{workdir / 'basic_auth.db'}",
-                         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth"}
+        ini["mlflow"] = {
+            "default_permission": "READ",
+            "admin_username": username,
+            "admin_password": password,
+            "database_uri": auth_db_url or f"sqlite:///{workdir / 'basic_auth.db'}",
+            "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        }
         with (workdir / "basic_auth.ini").open("w") as f:
             ini.write(f)
         argv += ["--app-name", "basic-auth"]
-        env.update(MLFLOW_AUTH_CONFIG_PATH=str(workdir / "basic_auth.ini"),
-                   MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16))
-    return Server("mlflow", workdir, argv, env, health_path="/health", username=username, password=password,
-                  wait=wait, timeout=timeout)
+        env.update(
+            MLFLOW_AUTH_CONFIG_PATH=str(workdir / "basic_auth.ini"),
+            MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),
+        )
+    return Server(
+        "mlflow",
+        workdir,
+        argv,
+        env,
+        health_path="/health",
+        username=username,
+        password=password,
+        wait=wait,
+        timeout=timeout,
+    )
 
 
-def prefect_server(database_url: str, workdir: Path, *, env: dict[str, str] | None = None, wait: bool = True,
-                   timeout: float = 120.0) -> Server:
+def prefect_server(
+    database_url: str, workdir: Path, *, env: dict[str, str] | None = None, wait: bool = True, timeout: float = 120.0
+) -> Server:
     """`prefect server start` on a PostgreSQL database (postgresql+asyncpg://...); `url` ends in /api."""
     home = Path(workdir).resolve() / "prefect-server-home"
     home.mkdir(parents=True, exist_ok=True)
-    env = child_env({"PREFECT_API_DATABASE_CONNECTION_URL": database_url, "PREFECT_HOME": str(home),
-                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false",
-                     "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false", **(env or {})})
+    env = child_env(
+        {
+            "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+            "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+            **(env or {}),
+        }
+    )
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", "{port}"]
-    return Server("prefect", workdir, argv, env, url_path="/api", health_path="/api/health", wait=wait,
-                  timeout=timeout)
+    return Server("prefect", workdir, argv, env, url_path="/api", health_path="/api/health", wait=wait, timeout=timeout)
 
 
 class PrefectWorker(Service):
@@ -352,8 +437,7 @@ class PrefectWorker(Service):
 
     uses_port = False
 
-    def __init__(self, pool: str, api_url: str, workdir: Path, env: dict[str, str] | None, cwd: Path | None,
-                 **kwargs):
+    def __init__(self, pool: str, api_url: str, workdir: Path, env: dict[str, str] | None, cwd: Path | None, **kwargs):
         super().__init__("prefect-worker", workdir, **kwargs)
         self.pool, self.api_url, self.cwd = pool, api_url.rstrip("/"), cwd
         self.worker_name = f"tabflow-test-{uuid.uuid4().hex[:8]}"
@@ -362,8 +446,19 @@ class PrefectWorker(Service):
         self._env = child_env({"PREFECT_HOME": str(home), **(env or {}), "PREFECT_API_URL": self.api_url})
 
     def commands(self, port: int) -> list[Command]:
-        argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", self.pool, "--type", "process",
-                "--name", self.worker_name]
+        argv = [
+            sys.executable,
+            "-m",
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            self.pool,
+            "--type",
+            "process",
+            "--name",
+            self.worker_name,
+        ]
         return [Command(argv, self.workdir / f"prefect-worker-{self.pool}.log", self._env, self.cwd)]
 
     def healthy(self) -> bool:
@@ -375,8 +470,16 @@ class PrefectWorker(Service):
         return self.procs[0].pid
 
 
-def prefect_worker(pool: str, api_url: str, workdir: Path, env: dict[str, str] | None = None,
-                   cwd: Path | None = None, *, wait: bool = True, timeout: float = 90.0) -> PrefectWorker:
+def prefect_worker(
+    pool: str,
+    api_url: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    wait: bool = True,
+    timeout: float = 90.0,
+) -> PrefectWorker:
     """A process worker polling `pool`. It ignores SIGTERM, so stopping it costs the short grace then SIGKILL."""
     return PrefectWorker(pool, api_url, workdir, env, cwd, wait=wait, timeout=timeout, grace=2.0)
 
@@ -398,8 +501,9 @@ def ensure_work_pool(api_url: str, pool: str, pool_type: str = "process") -> boo
 
 
 def _post_json(url: str, body: dict) -> list | dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with _HTTP.open(request, timeout=5) as response:
         return json.loads(response.read() or b"null")
 
@@ -417,13 +521,35 @@ class Cluster(Service):
         return f"tcp://{HOST}:{self.port}"
 
     def commands(self, port: int) -> list[Command]:
-        scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", HOST, "--port", str(port),
-                     "--no-dashboard"]
+        scheduler = [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ]
         commands = [Command(scheduler, self.workdir / "dask-scheduler.log", self._env)]
         for i in range(self.n_workers):
-            worker = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nworkers", "1",
-                      "--nthreads", "1", "--host", HOST, "--no-dashboard", "--name", f"worker-{i}",
-                      "--local-directory", str(self.workdir / f"dask-worker-{i}")]
+            worker = [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                self.address,
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--host",
+                HOST,
+                "--no-dashboard",
+                "--name",
+                f"worker-{i}",
+                "--local-directory",
+                str(self.workdir / f"dask-worker-{i}"),
+            ]
             commands.append(Command(worker, self.workdir / f"dask-worker-{i}.log", self._env))
         return commands
 
@@ -445,8 +571,9 @@ class Cluster(Service):
                 self._client = None
 
 
-def dask_cluster(n_workers: int, workdir: Path, env: dict[str, str] | None = None, *, wait: bool = True,
-                 timeout: float = 90.0) -> Cluster:
+def dask_cluster(
+    n_workers: int, workdir: Path, env: dict[str, str] | None = None, *, wait: bool = True, timeout: float = 90.0
+) -> Cluster:
     """A scheduler plus `n_workers` worker processes (1 thread each); `env` goes to all of them."""
     return Cluster(n_workers, workdir, env, wait=wait, timeout=timeout)
 
@@ -492,8 +619,10 @@ class Postgres(Service):
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
-                raise ServerError("running as root, PostgreSQL must run as user postgres, which does not exist "
-                                  "(apt-get install postgresql creates it)") from None
+                raise ServerError(
+                    "running as root, PostgreSQL must run as user postgres, which does not exist "
+                    "(apt-get install postgresql creates it)"
+                ) from None
         base = self.workdir / "pgdata"
         if self._as_postgres or len(str(base)) > 80:  # unix socket paths are limited to ~107 bytes
             base, self._own_base = Path(tempfile.mkdtemp(prefix="tabflow-pg-")), True
@@ -509,14 +638,34 @@ class Postgres(Service):
         if self._as_postgres:
             pw = pwd.getpwnam("postgres")
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
-        argv = [*self._prefix(), str(self.bindir / "initdb"), "-D", str(self._base / "data"), "-U", self.user,
-                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                "--locale=C", "--no-sync", "--no-instructions"]
+        argv = [
+            *self._prefix(),
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self._base / "data"),
+            "-U",
+            self.user,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ]
         with log.open("ab") as out:
             out.write(f"$ {' '.join(argv)}\n".encode())
             out.flush()
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                  env=child_env(), timeout=120, check=False)
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                timeout=120,
+                check=False,
+            )
         pwfile.unlink()
         if done.returncode != 0:
             raise ServerError(f"initdb failed with code {done.returncode} (log {log}):\n{log_tail(log)}")
@@ -526,9 +675,26 @@ class Postgres(Service):
         if self._base is None:
             self._base = self._make_base()
             self._initdb(log)
-        argv = [*self._prefix(), str(self.bindir / "postgres"), "-D", str(self._base / "data"), "-p", str(port),
-                "-k", str(self._base), "-c", f"listen_addresses={HOST}", "-c", "fsync=off",
-                "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "logging_collector=off"]
+        argv = [
+            *self._prefix(),
+            str(self.bindir / "postgres"),
+            "-D",
+            str(self._base / "data"),
+            "-p",
+            str(port),
+            "-k",
+            str(self._base),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "logging_collector=off",
+        ]
         return [Command(argv, log, child_env())]
 
     def healthy(self) -> bool:
@@ -557,11 +723,14 @@ def postgres_bindir() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
     if not candidates:
-        raise ServerError("PostgreSQL not found: no initdb on PATH or in /usr/lib/postgresql/*/bin "
-                          "(apt-get install postgresql)")
+        raise ServerError(
+            "PostgreSQL not found: no initdb on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+        )
     return Path(candidates[-1]).parent
 
 

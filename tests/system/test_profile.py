@@ -36,22 +36,31 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
     with servers.postgres(tmp_path / "postgres") as pg:
         for db in ("mlflow", "prefect", "optuna"):
             pg.create_database(db)
-        with (servers.mlflow_server(pg.url("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow", auth=True,
-                                    wait=False) as tracking,
-              servers.prefect_server(pg.url("prefect", "postgresql+asyncpg"), tmp_path / "prefect",
-                                     wait=False) as prefect):
+        with (
+            servers.mlflow_server(
+                pg.url("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow", auth=True, wait=False
+            ) as tracking,
+            servers.prefect_server(
+                pg.url("prefect", "postgresql+asyncpg"), tmp_path / "prefect", wait=False
+            ) as prefect,
+        ):
             tracking.wait()
             prefect.wait()
-            env = {**runtime_defaults(tmp_path / "mlruns", tmp_path / ".prefect"),
-                   "MLFLOW_TRACKING_URI": tracking.url, "MLFLOW_TRACKING_USERNAME": tracking.username,
-                   "MLFLOW_TRACKING_PASSWORD": tracking.password, "PREFECT_API_URL": prefect.url,
-                   "TABFLOW_OPTUNA_STORAGE": pg.url("optuna", "postgresql+psycopg2")}
+            env = {
+                **runtime_defaults(tmp_path / "mlruns", tmp_path / ".prefect"),
+                "MLFLOW_TRACKING_URI": tracking.url,
+                "MLFLOW_TRACKING_USERNAME": tracking.username,
+                "MLFLOW_TRACKING_PASSWORD": tracking.password,
+                "PREFECT_API_URL": prefect.url,
+                "TABFLOW_OPTUNA_STORAGE": pg.url("optuna", "postgresql+psycopg2"),
+            }
             with servers.dask_cluster(2, tmp_path / "dask", env=env) as dask:
                 env["TABFLOW_DASK_ADDRESS"] = dask.address
                 dask_pids = {f"{os.uname().nodename}:{pid}" for pid in dask.pids()}
                 with servers.prefect_worker("tabflow", prefect.url, tmp_path / "worker", env=env, cwd=PROJECT):
-                    out = tabflow(env, tmp_path, "deploy", "train", "--config", str(tmp_path / "train.yaml"),
-                                  "--interval", "30")
+                    out = tabflow(
+                        env, tmp_path, "deploy", "train", "--config", str(tmp_path / "train.yaml"), "--interval", "30"
+                    )
                     assert "deployed train/profile" in out
                     run = wait_for_completed_run(prefect.url, "train/profile")
                     check_study(env["TABFLOW_OPTUNA_STORAGE"], dask_pids)
@@ -61,8 +70,20 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
 
                     rows = load_table("builtin:breast_cancer").drop(columns=["target"]).head(50)
                     rows.assign(row_id=range(50)).to_csv(tmp_path / "rows.csv", index=False)
-                    tabflow(env, tmp_path, "deploy", "score", "--model", NAME, "--input", str(tmp_path / "rows.csv"),
-                            "--output", str(tmp_path / "scored.parquet"), "--interval", "30")
+                    tabflow(
+                        env,
+                        tmp_path,
+                        "deploy",
+                        "score",
+                        "--model",
+                        NAME,
+                        "--input",
+                        str(tmp_path / "rows.csv"),
+                        "--output",
+                        str(tmp_path / "scored.parquet"),
+                        "--interval",
+                        "30",
+                    )
                     wait_for_completed_run(prefect.url, "score/profile")
                     scored = pd.read_parquet(tmp_path / "scored.parquet")
                     assert list(scored["row_id"]) == list(range(50)) and scored["probability"].between(0, 1).all()
@@ -70,8 +91,14 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
 
 
 def tabflow(env: dict, cwd: Path, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "tabflow.cli", "--store", str(cwd / "mlruns"), *args],
-                          env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "tabflow.cli", "--store", str(cwd / "mlruns"), *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -110,7 +137,8 @@ def check_tracking(env: dict, run) -> None:
     parents = client.search_runs([experiment], filter_string="attributes.run_name LIKE 'train-%'")
     assert [p.info.status for p in parents] == ["FINISHED"]
     assert parents[0].data.tags["prefect_flow_run_id"] == str(run.id)
-    children = client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = "
-                                  f"'{parents[0].info.run_id}' and tags.kind = 'trial'")
+    children = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parents[0].info.run_id}' and tags.kind = 'trial'"
+    )
     assert len(children) == 4
     assert client.get_model_version_by_alias(NAME, "champion").version == "1"

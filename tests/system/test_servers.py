@@ -16,11 +16,15 @@ def test_servers_answer_and_leave_nothing_running(tmp_path):
         for db in ("mlflow", "prefect", "optuna"):
             pg.create_database(db)
         # the slow boots overlap: start all three, then wait for each
-        with (servers.mlflow_server(pg.url("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow", auth=True,
-                                    wait=False) as mlflow,
-              servers.prefect_server(pg.url("prefect", "postgresql+asyncpg"), tmp_path / "prefect",
-                                     wait=False) as prefect,
-              servers.dask_cluster(2, tmp_path / "dask", wait=False) as dask):
+        with (
+            servers.mlflow_server(
+                pg.url("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow", auth=True, wait=False
+            ) as mlflow,
+            servers.prefect_server(
+                pg.url("prefect", "postgresql+asyncpg"), tmp_path / "prefect", wait=False
+            ) as prefect,
+            servers.dask_cluster(2, tmp_path / "dask", wait=False) as dask,
+        ):
             prefect.wait()
             servers.ensure_work_pool(prefect.url, POOL)
             with servers.prefect_worker(POOL, prefect.url, tmp_path / "worker", wait=False) as worker:
@@ -77,7 +81,8 @@ def check_optuna(url: str) -> None:
 
 
 def test_a_failing_body_still_stops_the_server(tmp_path):
-    with pytest.raises(RuntimeError, match="the body failed"), servers.postgres(tmp_path) as pg:
+    # The block raises while the server runs: that is the case under test, so it holds more than one statement.
+    with pytest.raises(RuntimeError, match="the body failed"), servers.postgres(tmp_path) as pg:  # noqa: PT012
         pids = pg.pids()
         assert pids, "postgres should be running inside the block"
         raise RuntimeError("the body failed")
@@ -97,8 +102,9 @@ def test_a_program_that_exits_is_reported_with_its_log(tmp_path):
 
 def test_a_program_that_never_answers_times_out_and_is_stopped(tmp_path):
     sleeper = [sys.executable, "-c", "import time; print('still booting'); time.sleep(60)"]
-    server = servers.Server("sleeper", tmp_path, sleeper, servers.child_env(), health_path="/health",
-                            timeout=2.0, grace=1.0)
+    server = servers.Server(
+        "sleeper", tmp_path, sleeper, servers.child_env(), health_path="/health", timeout=2.0, grace=1.0
+    )
     with pytest.raises(servers.ServerError, match="sleeper not healthy after 2 s") as failure, server:
         pass
     assert "still booting" in str(failure.value), f"the message should quote the log:\n{failure.value}"

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 
 import mlflow
+import pytest
 
 from tabflow.settings import runtime_defaults
 from tests.system import servers
@@ -27,16 +28,38 @@ def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path, monk
     (tmp_path / "run.yaml").write_text(CONFIG)
     # what an MLflow server needs to call a plain-http server on this machine; and the webhook list is cached
     # for 60 s by default: the promotion by `tabflow run` filled that cache before the webhook existed
-    hooks = {"MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-             "MLFLOW_WEBHOOK_CACHE_TTL": "1"}
-    with servers.mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts", tmp_path / "mlflow",
-                               env=hooks) as tracking:
-        env = {**os.environ, **runtime_defaults(tmp_path / "mlruns", tmp_path / ".prefect"),
-               "MLFLOW_TRACKING_URI": tracking.url, "TABFLOW_WEBHOOK_SECRET": SECRET}
+    hooks = {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    }
+    with servers.mlflow_server(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts", tmp_path / "mlflow", env=hooks
+    ) as tracking:
+        env = {
+            **os.environ,
+            **runtime_defaults(tmp_path / "mlruns", tmp_path / ".prefect"),
+            "MLFLOW_TRACKING_URI": tracking.url,
+            "TABFLOW_WEBHOOK_SECRET": SECRET,
+        }
         env.pop("PREFECT_API_URL", None)
-        subprocess.run([sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "mlruns"), "run", "--config",
-                        str(tmp_path / "run.yaml")], env=env, cwd=tmp_path, check=True, capture_output=True,
-                       timeout=600)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tabflow.cli",
+                "--store",
+                str(tmp_path / "mlruns"),
+                "run",
+                "--config",
+                str(tmp_path / "run.yaml"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         client = mlflow.MlflowClient(tracking_uri=tracking.url, registry_uri=tracking.url)
         first = client.get_model_version("hooked", "1")
         # register_model reads the global URIs (a models:/m-... source needs them); set_tracking_uri also exports
@@ -54,26 +77,52 @@ def test_an_alias_move_reaches_the_server_through_mlflows_webhook(tmp_path, monk
 
         port = servers.free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen([sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "mlruns"), "serve",
-                                 "--model", "hooked", "--port", str(port), "--poll", "600", "--webhook-url",
-                                 f"{url}/hooks/mlflow"], env=env, cwd=tmp_path, stderr=subprocess.STDOUT,
-                                stdout=open(tmp_path / "serve.log", "w"))  # noqa: SIM115
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tabflow.cli",
+                "--store",
+                str(tmp_path / "mlruns"),
+                "serve",
+                "--model",
+                "hooked",
+                "--port",
+                str(port),
+                "--poll",
+                "600",
+                "--webhook-url",
+                f"{url}/hooks/mlflow",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stderr=subprocess.STDOUT,
+            stdout=open(tmp_path / "serve.log", "w"),  # noqa: SIM115  closed with the process at the end
+        )
         try:
             assert until(lambda: metadata(url)["version"] == "1", 180), (tmp_path / "serve.log").read_text()[-2000:]
-            forged = urllib.request.Request(f"{url}/hooks/mlflow", data=b"{}", method="POST",
-                                            headers={"x-mlflow-signature": "v1,AAAA", "x-mlflow-delivery-id": "x",
-                                                     "x-mlflow-timestamp": str(int(time.time()))})
-            try:
+            forged = urllib.request.Request(
+                f"{url}/hooks/mlflow",
+                data=b"{}",
+                method="POST",
+                headers={
+                    "x-mlflow-signature": "v1,AAAA",
+                    "x-mlflow-delivery-id": "x",
+                    "x-mlflow-timestamp": str(int(time.time())),
+                },
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(forged, timeout=5)
-                raise AssertionError("a delivery without the right signature must be refused")
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 401
+            assert refused.value.code == 401, "a delivery without the right signature must be refused"
 
             moved = time.monotonic()
             client.set_registered_model_alias("hooked", "champion", second.version)
-            assert until(lambda: metadata(url)["version"] == second.version, 60), \
-                "the webhook did not arrive:\n" + (tmp_path / "serve.log").read_text()[-1500:] + "\n" + \
-                tracking.logs[0].read_text()[-3000:]
+            assert until(lambda: metadata(url)["version"] == second.version, 60), (
+                "the webhook did not arrive:\n"
+                + (tmp_path / "serve.log").read_text()[-1500:]
+                + "\n"
+                + tracking.logs[0].read_text()[-3000:]
+            )
             assert time.monotonic() - moved < 60 < 600, "swapped long before the next poll"
         finally:
             proc.kill()

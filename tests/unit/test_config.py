@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from tabflow.config import PipelineConfig, load_config
 from tabflow.errors import ConfigError
@@ -18,13 +19,16 @@ def test_model_name_defaults_to_the_data_stem():
     assert load_config(data="x.csv", model_name="mine").model_name == "mine"
 
 
-@pytest.mark.parametrize(("yaml_text", "expected"), [
-    ("data: {source: x.csv}\ntune: {n_trails: 3}\n", "unknown config key 'tune.n_trails'"),
-    ("data: {source: x.csv}\ntune: {n_trials: 0}\n", "invalid config value for 'tune.n_trials'"),
-    ("data: {source: x.csv}\nsplit: {train: 0.5, val: 0.1, test: 0.1}\n", "must be 1.0"),
-    ("data: [oops\n", "is not valid YAML"),
-    ("tune: {n_trials: 3}\n", "no data given"),
-])
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("data: {source: x.csv}\ntune: {n_trails: 3}\n", "unknown config key 'tune.n_trails'"),
+        ("data: {source: x.csv}\ntune: {n_trials: 0}\n", "invalid config value for 'tune.n_trials'"),
+        ("data: {source: x.csv}\nsplit: {train: 0.5, val: 0.1, test: 0.1}\n", "must be 1.0"),
+        ("data: [oops\n", "is not valid YAML"),
+        ("tune: {n_trials: 3}\n", "no data given"),
+    ],
+)
 def test_bad_config_names_the_setting(tmp_path, yaml_text, expected):
     path = tmp_path / "tabflow.yaml"
     path.write_text(yaml_text)
@@ -41,7 +45,7 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_config_is_frozen_and_hash_tracks_every_setting():
     a = PipelineConfig.model_validate({"data": {"source": "x.csv"}})
     b = PipelineConfig.model_validate({"data": {"source": "x.csv"}, "seed": 43})
-    with pytest.raises(Exception):  # noqa: B017 - pydantic raises its own ValidationError for frozen models
+    with pytest.raises(ValidationError, match="frozen"):
         a.seed = 1
     assert a.digest() != b.digest(), "changing the seed must change the config hash"
     assert a.digest() == PipelineConfig.model_validate({"data": {"source": "x.csv"}}).digest()
@@ -51,5 +55,6 @@ def test_example_config_documents_the_defaults():
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[2] / "tabflow.example.yaml"
-    assert load_config(example) == PipelineConfig.model_validate({"data": {"source": "builtin:breast_cancer"}}), \
+    assert load_config(example) == PipelineConfig.model_validate({"data": {"source": "builtin:breast_cancer"}}), (
         "tabflow.example.yaml must show every default as it is"
+    )

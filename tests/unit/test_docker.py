@@ -49,8 +49,13 @@ def compose_binary() -> Path:
 def run_compose(env_file: Path, *args: str, compose_file: Path = COMPOSE_FILE) -> subprocess.CompletedProcess:
     # A bare environment: a POSTGRES_PASSWORD in the caller's shell must not stand in for the env file.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(env_file.parent)}
-    return subprocess.run([str(compose_binary()), "-f", str(compose_file), "--env-file", str(env_file), *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [str(compose_binary()), "-f", str(compose_file), "--env-file", str(env_file), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +101,9 @@ def test_app_image_installs_the_project_and_keeps_state_writable():
     assert "FROM python:3.11-slim" in text and "pip install --no-cache-dir ." in text
     assert "COPY flows " in text and "COPY tasks " in text, "the process worker runs flows from the project folder"
     assert "TF_CPP_MIN_LOG_LEVEL=2" in text and "MLFLOW_DISABLE_TELEMETRY=true" in text
-    assert "PREFECT_HOME=/app/.prefect" in text and "-o 10001 /app/mlruns /app/.prefect" in text, \
+    assert "PREFECT_HOME=/app/.prefect" in text and "-o 10001 /app/mlruns /app/.prefect" in text, (
         "the user must own Prefect's home and tabflow's store, or every command fails at start"
+    )
 
 
 def test_mlflow_image_pins_the_tracking_stack():
@@ -123,8 +129,9 @@ def test_built_images_run_as_a_numeric_non_root_user(profile):
     for name, service in built.items():
         dockerfile = Path(service["build"]["context"]) / service["build"].get("dockerfile", "Dockerfile")
         user = service.get("user") or dockerfile_user(dockerfile)
-        assert user and user.split(":")[0].isdigit() and user.split(":")[0] != "0", \
+        assert user and user.split(":")[0].isdigit() and user.split(":")[0] != "0", (
             f"{name} ({dockerfile.name}) runs as {user!r}; want a numeric non-root USER"
+        )
 
 
 def test_host_ports_bind_to_loopback_only(profile):
@@ -139,8 +146,10 @@ def test_host_ports_bind_to_loopback_only(profile):
 def test_state_lives_in_named_volumes(profile):
     declared = set(profile.get("volumes", {}))
     assert {"postgres-data", "mlflow-artifacts", "mlflow-auth", "tabflow-state"} <= declared, declared
-    mounts = {name: {m["target"]: m["source"] for m in s.get("volumes", []) if m["type"] == "volume"}
-              for name, s in profile["services"].items()}
+    mounts = {
+        name: {m["target"]: m["source"] for m in s.get("volumes", []) if m["type"] == "volume"}
+        for name, s in profile["services"].items()
+    }
     assert mounts["postgres"].get("/var/lib/postgresql/data") == "postgres-data"
     assert mounts["mlflow"].get("/mlartifacts") == "mlflow-artifacts"
     for name in ("prefect-worker", "dask-worker"):
@@ -167,8 +176,9 @@ def test_tabflow_services_share_the_profile_environment(profile):
         for key, value in PROFILE_ENV.items():
             assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}, want {value!r}"
     workers = profile["services"]["dask-worker"]
-    assert workers.get("deploy", {}).get("replicas", 1) >= 2 and not workers.get("ports"), \
+    assert workers.get("deploy", {}).get("replicas", 1) >= 2 and not workers.get("ports"), (
         "dask-worker should run two replicas and publish no port (replicas would collide)"
+    )
 
 
 def test_mlflow_uses_postgres_basic_auth_and_accepts_its_service_name(profile):
@@ -191,8 +201,7 @@ def test_mlflow_uses_postgres_basic_auth_and_accepts_its_service_name(profile):
 
 def test_prefect_server_uses_postgres(profile):
     env = profile["services"]["prefect-server"]["environment"]
-    assert env["PREFECT_API_DATABASE_CONNECTION_URL"] == \
-        "postgresql+asyncpg://tabflow:change-me@postgres:5432/prefect"
+    assert env["PREFECT_API_DATABASE_CONNECTION_URL"] == "postgresql+asyncpg://tabflow:change-me@postgres:5432/prefect"
 
 
 def _strings(node):
@@ -227,8 +236,9 @@ def test_env_example_lists_every_variable_with_placeholder_secrets(example_env):
     result = run_compose(example_env, "config", "--variables", "--format", "json")
     assert result.returncode == 0, result.stderr
     needed = set(json.loads(result.stdout))
-    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-                   if line.strip() and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
     assert needed <= set(example), f"missing from docker/.env.example: {sorted(needed - set(example))}"
     for key, value in example.items():
         if SECRET_NAME.search(key):

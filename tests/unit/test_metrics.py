@@ -1,6 +1,5 @@
 """The metric vocabulary and its scores."""
 
-
 import numpy as np
 import pytest
 

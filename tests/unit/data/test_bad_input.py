@@ -27,16 +27,21 @@ CASES = {
     "unknown target": ("t.csv", ("x,z,label\n" + rows()).encode(), "target column 'y' not found"),
     "target all missing": ("t.csv", ("x,z,y\n" + "1,2,\n" * 30).encode(), "has no values"),
     "single class": ("t.csv", ("x,z,y\n" + rows(classes=("a",))).encode(), "has a single class ('a')"),
-    "too few rows of a class": ("t.csv", ("x,z,y\n" + rows(30, ("a",)) + "1,1,b\n").encode(),
-                                "class 'b' of 'y' has 1 rows"),
+    "too few rows of a class": (
+        "t.csv",
+        ("x,z,y\n" + rows(30, ("a",)) + "1,1,b\n").encode(),
+        "class 'b' of 'y' has 1 rows",
+    ),
     "all features constant": ("t.csv", ("x,z,y\n" + "1,2,a\n1,2,b\n" * 20).encode(), "no usable feature columns"),
     "not UTF-8 or Windows-1252": ("t.csv", b"x,z,y\n\x81\x8d,1,a\n", "neither UTF-8 nor Windows-1252"),
     "wrong delimiter": ("t.csv", ("x:z:y\n" + rows().replace(",", ":")).encode(), "parsed as a single column"),
     "duplicate column names": ("t.csv", ("x,x,y\n" + rows()).encode(), "duplicate column names: 'x' (2x)"),
     "infinite values": ("t.csv", ("x,z,y\ninf,1,a\n" + rows()).encode(), "column 'x' has 1 infinite value"),
-    "text in a numeric column": ("t.csv", ("x,z,y\n" + "".join(f"{'n.a.' if i % 3 == 0 else i},{i},{'ab'[i % 2]}\n"
-                                                               for i in range(40))).encode(),
-                                 "column 'x' holds numbers but 35% of its values are text"),
+    "text in a numeric column": (
+        "t.csv",
+        ("x,z,y\n" + "".join(f"{'n.a.' if i % 3 == 0 else i},{i},{'ab'[i % 2]}\n" for i in range(40))).encode(),
+        "column 'x' holds numbers but 35% of its values are text",
+    ),
     "binary data": ("t.csv", b"x,y\n\x00\x01\x02", "binary data, not CSV text"),
     "Parquet that is not Parquet": ("t.parquet", b"x,z,y\n1,2,a\n", "as Parquet"),
 }

@@ -1,6 +1,5 @@
 """Cleaning and its report."""
 
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,6 +1,5 @@
 """Reading files and built-in tables."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,12 +27,15 @@ def test_csv_and_parquet_load_the_same_table(tmp_path, raw):
     assert np.allclose(read.load_table(str(tmp_path / "t.csv")).to_numpy(), raw.to_numpy())
 
 
-@pytest.mark.parametrize(("content", "name", "expected"), [
-    (None, "missing.csv", "not found"),
-    ("", "empty.csv", "is empty"),
-    ("a,b\n1,2\n", "t.txt", "use a .csv or .parquet"),
-    ("not parquet at all", "t.parquet", "t.parquet' as Parquet"),
-])
+@pytest.mark.parametrize(
+    ("content", "name", "expected"),
+    [
+        (None, "missing.csv", "not found"),
+        ("", "empty.csv", "is empty"),
+        ("a,b\n1,2\n", "t.txt", "use a .csv or .parquet"),
+        ("not parquet at all", "t.parquet", "t.parquet' as Parquet"),
+    ],
+)
 def test_unreadable_files_get_a_data_error(tmp_path, content, name, expected):
     if content is not None:
         (tmp_path / name).write_text(content)

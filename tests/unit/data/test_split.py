@@ -28,12 +28,18 @@ from tabflow.errors import DataError  # noqa: E402
 
 def table(n: int = 200) -> clean.CleanTable:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=n), "when": pd.date_range("2020-01-01", periods=n, freq="D")
-                          .strftime("%Y-%m-%d"), "customer": rng.integers(0, 40, n).astype(str),
-                          "y": rng.normal(size=n)})
-    frame.loc[n // 2:, "when"] = frame.loc[: n - n // 2 - 1, "when"].to_numpy()  # dates repeat
-    return clean.clean_table(frame.sample(frac=1, random_state=1), "y", SplitConfig(), "d", columns={
-        "customer": "drop"})
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "when": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "customer": rng.integers(0, 40, n).astype(str),
+            "y": rng.normal(size=n),
+        }
+    )
+    frame.loc[n // 2 :, "when"] = frame.loc[: n - n // 2 - 1, "when"].to_numpy()  # dates repeat
+    return clean.clean_table(
+        frame.sample(frac=1, random_state=1), "y", SplitConfig(), "d", columns={"customer": "drop"}
+    )
 
 
 def test_time_split_keeps_order_and_ties_together():
@@ -56,14 +62,34 @@ def test_regression_defaults_to_a_random_split_and_refuses_stratification():
         split(table(), SplitConfig(strategy="stratified"), seed=0)
 
 
-@pytest.mark.parametrize(("parts", "strategy", "expected"), [
-    ([pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [3]}), pd.DataFrame({"a": [2]})], "random",
-     "1 identical row"),
-    ([pd.DataFrame({"a": [1], "g": ["u"]}), pd.DataFrame({"a": [2], "g": ["v"]}), pd.DataFrame({"a": [3], "g": ["u"]})],
-     "group", "group 'u' is in both train and test"),
-    ([pd.DataFrame({"a": [1], "g": [5]}), pd.DataFrame({"a": [2], "g": [3]}), pd.DataFrame({"a": [3], "g": [9]})],
-     "time", "time order is broken"),
-])
+@pytest.mark.parametrize(
+    ("parts", "strategy", "expected"),
+    [
+        (
+            [pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [3]}), pd.DataFrame({"a": [2]})],
+            "random",
+            "1 identical row",
+        ),
+        (
+            [
+                pd.DataFrame({"a": [1], "g": ["u"]}),
+                pd.DataFrame({"a": [2], "g": ["v"]}),
+                pd.DataFrame({"a": [3], "g": ["u"]}),
+            ],
+            "group",
+            "group 'u' is in both train and test",
+        ),
+        (
+            [
+                pd.DataFrame({"a": [1], "g": [5]}),
+                pd.DataFrame({"a": [2], "g": [3]}),
+                pd.DataFrame({"a": [3], "g": [9]}),
+            ],
+            "time",
+            "time order is broken",
+        ),
+    ],
+)
 def test_leak_checks_fail_the_run(parts, strategy, expected):
     bounds = np.cumsum([0] + [len(p) for p in parts])
     rows = {name: np.arange(bounds[i], bounds[i + 1]) for i, name in enumerate(("train", "val", "test"))}
@@ -72,7 +98,7 @@ def test_leak_checks_fail_the_run(parts, strategy, expected):
 
 
 def test_split_settings_are_checked():
-    with pytest.raises(ValueError, match="needs split.column"):
+    with pytest.raises(ValueError, match=r"needs split\.column"):
         SplitConfig(strategy="time")
-    with pytest.raises(DataError, match="split.column 'nope' is not in the table"):
+    with pytest.raises(DataError, match=r"split\.column 'nope' is not in the table"):
         split(table(), SplitConfig(strategy="group", column="nope"), seed=0)

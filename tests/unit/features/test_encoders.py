@@ -1,9 +1,6 @@
 """Category codes."""
 
 
-
-
-
 def test_vocabulary_codes_frequent_values_and_sends_the_rest_to_other():
     import pandas as pd
 

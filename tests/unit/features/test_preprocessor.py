@@ -1,6 +1,5 @@
 """The fitted preprocessor: train-only statistics, unseen values, the network's layout."""
 
-
 import numpy as np
 import pandas as pd
 
@@ -15,19 +14,21 @@ def mixed_frame(n: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     price = [f"{v:.2f}" for v in rng.uniform(1, 100, n)]
     price[3] = "abc"
-    return pd.DataFrame({
-        "num": rng.normal(size=n),
-        "code": rng.integers(0, 4, n),
-        "row_number": np.arange(n),
-        "customer_id": rng.permutation(n) * 7 + 1000,
-        "city": rng.choice(["Oslo", "Lima", "Pune", None], n),
-        "flag": rng.integers(0, 2, n).astype(bool),
-        "when": pd.date_range("2024-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
-        "note": [f"free text number {i} here" for i in range(n)],
-        "price": price,
-        "const": 5,
-        "y": ["a", "b"] * (n // 2),
-    })
+    return pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "code": rng.integers(0, 4, n),
+            "row_number": np.arange(n),
+            "customer_id": rng.permutation(n) * 7 + 1000,
+            "city": rng.choice(["Oslo", "Lima", "Pune", None], n),
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "when": pd.date_range("2024-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
+            "note": [f"free text number {i} here" for i in range(n)],
+            "price": price,
+            "const": 5,
+            "y": ["a", "b"] * (n // 2),
+        }
+    )
 
 
 def test_preprocessor_handles_unseen_categories_and_missing_values():
@@ -49,8 +50,9 @@ def numeric_steps(data):
 def test_preprocessing_is_fitted_on_train_only(splits):
     data = prepare(splits)
     _, scaler = numeric_steps(data)
-    assert np.allclose(scaler.center_[: len(splits.features)], splits.x("train").median().to_numpy()), \
+    assert np.allclose(scaler.center_[: len(splits.features)], splits.x("train").median().to_numpy()), (
         "scaling statistics leaked from val/test"
+    )
     assert np.allclose(np.median(data.x_train, axis=0), 0, atol=1e-6)
     assert not np.allclose(np.median(data.x_val, axis=0), 0, atol=1e-6)
 
@@ -64,8 +66,14 @@ def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=600), "many": [f"v{i}" for i in rng.integers(0, 40, 600)],
-                          "few": rng.choice(["a", "b", "c"], 600), "two": rng.choice(["y", "n"], 600)})
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=600),
+            "many": [f"v{i}" for i in rng.integers(0, 40, 600)],
+            "few": rng.choice(["a", "b", "c"], 600),
+            "two": rng.choice(["y", "n"], 600),
+        }
+    )
     roles = {"x": "numeric", "many": "categorical", "few": "categorical", "two": "categorical"}
     pre = fit_preprocessor(frame, roles)
     shape = layout(pre)

@@ -9,15 +9,26 @@ def mixed(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n) * 100
     x[rng.random(n) < 0.1] = np.nan  # missing in training: an indicator column
-    return pd.DataFrame({
-        "x": x, "count": rng.integers(0, 50, n), "flag": rng.random(n) < 0.5,
-        "city": rng.choice(["rome", "oslo", "lima", None], n), "code": rng.integers(0, 30, n).astype(str),
-        "when": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
-    })
+    return pd.DataFrame(
+        {
+            "x": x,
+            "count": rng.integers(0, 50, n),
+            "flag": rng.random(n) < 0.5,
+            "city": rng.choice(["rome", "oslo", "lima", None], n),
+            "code": rng.integers(0, 30, n).astype(str),
+            "when": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+        }
+    )
 
 
-ROLES = {"x": "numeric", "count": "numeric", "flag": "numeric", "city": "categorical", "code": "categorical",
-         "when": "datetime"}
+ROLES = {
+    "x": "numeric",
+    "count": "numeric",
+    "flag": "numeric",
+    "city": "categorical",
+    "code": "categorical",
+    "when": "datetime",
+}
 
 
 def test_numpy_replay_equals_the_fitted_pipeline_on_rows_it_never_saw():

@@ -1,6 +1,5 @@
 """The baselines."""
 
-
 import pytest
 
 from tabflow.metrics import scores

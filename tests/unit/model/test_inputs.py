@@ -1,6 +1,5 @@
 """The network's inputs: class weights and sampled rows."""
 
-
 import numpy as np
 
 from tabflow.model.inputs import class_weights, prepare

@@ -1,6 +1,5 @@
 """The network: shape, seeding, the regression head, large-table batches."""
 
-
 import numpy as np
 
 from tabflow.model.inputs import prepare
@@ -47,9 +46,10 @@ def test_large_tables_stream_batches_gathered_from_one_copy(splits, monkeypatch)
     cached, _ = fit_network(params, data, max_epochs=2, seed=3)
     monkeypatch.setattr(settings, "GATHER_ROWS", 10)  # the path a table of 100k+ training rows takes
     a, history_a = fit_network(params, data, max_epochs=2, seed=3)
-    b, history_b = fit_network(params, data, max_epochs=2, seed=3)
+    _, history_b = fit_network(params, data, max_epochs=2, seed=3)
     assert history_a == history_b, "seeded shuffling: the same run twice"
     assert history_a["val_log_loss"][-1] < history_a["val_log_loss"][0], "it learns"
     assert len(history_a["val_log_loss"]) == 2 and np.isfinite(a.get_weights()[0]).all()
-    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), cached.get_weights(), strict=True)), \
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), cached.get_weights(), strict=True)), (
         "the same seeded order of rows as the cached path: the threshold changes memory, not the model"
+    )

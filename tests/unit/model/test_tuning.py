@@ -32,13 +32,16 @@ def test_space_samples_valid_params():
 
 def test_study_name_changes_with_what_changes_the_trials():
     base = study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig())
-    assert base == study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(n_trials=99)), \
+    assert base == study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(n_trials=99)), (
         "the budget must not rename the study, or a bigger --trials could not resume it"
-    for other in (study_name("m", "digest02", SearchSpace(), SplitConfig(), 42, TuneConfig()),
-                  study_name("m", "digest01", SearchSpace(units=(8, 16)), SplitConfig(), 42, TuneConfig()),
-                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 7, TuneConfig()),
-                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5)),
-                  study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(), roles={"a": "numeric"})):
+    )
+    for other in (
+        study_name("m", "digest02", SearchSpace(), SplitConfig(), 42, TuneConfig()),
+        study_name("m", "digest01", SearchSpace(units=(8, 16)), SplitConfig(), 42, TuneConfig()),
+        study_name("m", "digest01", SearchSpace(), SplitConfig(), 7, TuneConfig()),
+        study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5)),
+        study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(), roles={"a": "numeric"}),
+    ):
         assert other != base
 
 
@@ -71,8 +74,11 @@ def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
     records = []
     study = open_study("budget", tmp_path / "j.journal", seed=0, pruner="none")
     first = optimize(study, make_objective(data, SearchSpace(), cfg, 0, records.append), cfg)
-    again = optimize(open_study("budget", tmp_path / "j.journal", seed=0, pruner="none"),
-                     make_objective(data, SearchSpace(), cfg, 0, records.append), cfg)
+    again = optimize(
+        open_study("budget", tmp_path / "j.journal", seed=0, pruner="none"),
+        make_objective(data, SearchSpace(), cfg, 0, records.append),
+        cfg,
+    )
     assert (first.n_run, first.n_finished) == (2, 2)
     assert (again.n_run, again.n_finished) == (0, 2), "a finished study must not run more trials"
     assert [r.state for r in records] == ["COMPLETE", "COMPLETE"]
@@ -98,13 +104,28 @@ def test_workers_sharing_a_study_stop_at_its_budget(tmp_path, splits):
     data, cfg = prepare(splits), TuneConfig(n_trials=3, max_epochs=1, pruner="none")
     journal = tmp_path / "j.journal"
     open_study("shared", journal, seed=0, pruner="none")  # created once, then opened by each worker
-    ran = [run_trials(open_study("shared", journal, seed=0, pruner="none"),
-                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", share)
-           for share in shares(cfg.n_trials, 2)]
+    ran = [
+        run_trials(
+            open_study("shared", journal, seed=0, pruner="none"),
+            make_objective(data, SearchSpace(), cfg, 0),
+            cfg,
+            "val_log_loss",
+            share,
+        )
+        for share in shares(cfg.n_trials, 2)
+    ]
     assert ran == [2, 1]
-    finished = open_study("shared", journal, seed=0, pruner="none").get_trials(states=(
-        optuna.trial.TrialState.COMPLETE,))
+    finished = open_study("shared", journal, seed=0, pruner="none").get_trials(
+        states=(optuna.trial.TrialState.COMPLETE,)
+    )
     assert len(finished) == 3
-    assert run_trials(open_study("shared", journal, seed=0, pruner="none"),
-                      make_objective(data, SearchSpace(), cfg, 0), cfg, "val_log_loss", 5) == 0, \
-        "a study at its budget runs nothing more"
+    assert (
+        run_trials(
+            open_study("shared", journal, seed=0, pruner="none"),
+            make_objective(data, SearchSpace(), cfg, 0),
+            cfg,
+            "val_log_loss",
+            5,
+        )
+        == 0
+    ), "a study at its budget runs nothing more"

@@ -1,6 +1,5 @@
 """The paired bootstrap."""
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,7 +23,8 @@ def test_weighted_auc_and_means_match_the_reported_metrics():
     pm = rng.dirichlet([1, 1, 1], 500)
     for metric in ("auc", "accuracy", "log_loss"):
         assert resampled_metric("multiclass", metric, ym)(pm, ones)[0] == pytest.approx(
-            scores("multiclass", ym, pm)[metric])
+            scores("multiclass", ym, pm)[metric]
+        )
     yr, pr = rng.normal(size=500), rng.normal(size=500)
     assert resampled_metric("regression", "mae", yr)(pr, ones)[0] == pytest.approx(mean_absolute_error(yr, pr))
     counts = np.bincount(rng.integers(0, 500, 500), minlength=500)[None, :]
@@ -44,9 +44,12 @@ def test_bootstrap_is_seeded_and_its_interval_holds_the_gain():
     assert rmse.gain == pytest.approx(0.2) and rmse.low > 0, "lower RMSE is a positive gain"
 
 
-outputs = st.integers(min_value=20, max_value=300).flatmap(lambda n: st.tuples(
-    st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda y: 0 < sum(y) < len(y)),
-    st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+outputs = st.integers(min_value=20, max_value=300).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda y: 0 < sum(y) < len(y)),
+        st.lists(st.floats(0, 1), min_size=n, max_size=n),
+    )
+)
 
 
 @settings(max_examples=40, deadline=None)

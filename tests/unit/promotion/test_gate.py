@@ -1,6 +1,5 @@
 """The gate's rules."""
 
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,18 +12,25 @@ from tests.helpers import AUC
 
 def evidence(challenger, champion=None, low=None, high=None, **extra):
     interval = Interval(0.0, low, high, 0.95) if low is not None else None
-    return Evidence({"auc": challenger, **extra}, {"auc": champion, **extra} if champion is not None else None,
-                    interval, "3" if champion is not None else None)
+    return Evidence(
+        {"auc": challenger, **extra},
+        {"auc": champion, **extra} if champion is not None else None,
+        interval,
+        "3" if champion is not None else None,
+    )
 
 
-@pytest.mark.parametrize(("challenger", "champion", "low", "high", "verdict", "reason"), [
-    (0.79, None, None, None, "REJECT", "does not reach the floor 0.8000"),
-    (0.79, 0.5, 0.2, 0.3, "REJECT", "does not reach the floor"),
-    (0.80, None, None, None, "PROMOTE", "no champion yet"),
-    (0.95, 0.96, -0.008, 0.002, "PROMOTE", "not worse than the champion by more than the margin 0.0100"),
-    (0.94, 0.96, -0.05, -0.011, "REJECT", "worse than the champion by more than the margin 0.0100, with 95%"),
-    (0.95, 0.96, -0.03, 0.01, "HOLD", "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("challenger", "champion", "low", "high", "verdict", "reason"),
+    [
+        (0.79, None, None, None, "REJECT", "does not reach the floor 0.8000"),
+        (0.79, 0.5, 0.2, 0.3, "REJECT", "does not reach the floor"),
+        (0.80, None, None, None, "PROMOTE", "no champion yet"),
+        (0.95, 0.96, -0.008, 0.002, "PROMOTE", "not worse than the champion by more than the margin 0.0100"),
+        (0.94, 0.96, -0.05, -0.011, "REJECT", "worse than the champion by more than the margin 0.0100, with 95%"),
+        (0.95, 0.96, -0.03, 0.01, "HOLD", "inconclusive"),
+    ],
+)
 def test_verdicts(challenger, champion, low, high, verdict, reason):
     out = decide(evidence(challenger, champion, low, high), AUC)
     assert out.verdict == verdict and reason in out.reason, out.reason
@@ -47,8 +53,12 @@ def test_secondary_floors_and_regression_limits():
     rules = Rules("auc", Floor(0.8), floors={"recall": 0.7}, max_regression={"log_loss": 0.05})
     low_recall = decide(Evidence({"auc": 0.9, "recall": 0.6, "log_loss": 0.3}), rules)
     assert low_recall.verdict == "REJECT" and "test_recall 0.6000 does not reach its floor 0.7000" in low_recall.reason
-    worse = Evidence({"auc": 0.9, "recall": 0.8, "log_loss": 0.40}, {"auc": 0.9, "recall": 0.8, "log_loss": 0.30},
-                     Interval(0, -0.001, 0.001, 0.95), "2")
+    worse = Evidence(
+        {"auc": 0.9, "recall": 0.8, "log_loss": 0.40},
+        {"auc": 0.9, "recall": 0.8, "log_loss": 0.30},
+        Interval(0, -0.001, 0.001, 0.95),
+        "2",
+    )
     out = decide(worse, rules)
     assert out.verdict == "REJECT" and "test_log_loss 0.4000 is 0.1000 worse" in out.reason
 

@@ -1,6 +1,5 @@
 """The logged pyfunc."""
 
-
 import mlflow
 import numpy as np
 
@@ -28,5 +27,18 @@ def test_pyfunc_takes_raw_rows_and_matches_the_network(tmp_path, splits):
     assert np.allclose(out["probability"].to_numpy(), expected, atol=1e-6), "served probabilities differ"
     assert set(out["label"]) <= set(splits.classes)
     assert ((out["probability"] >= 0.5) == (out["label"] == splits.classes[1])).all()
-    assert all(req.split("==")[0] in {"keras", "mlflow", "numpy", "pandas", "scikit-learn", "tensorflow-cpu",
-                                      "tensorflow", "cloudpickle", "joblib"} for req in pyfunc.pip_requirements())
+    assert all(
+        req.split("==")[0]
+        in {
+            "keras",
+            "mlflow",
+            "numpy",
+            "pandas",
+            "scikit-learn",
+            "tensorflow-cpu",
+            "tensorflow",
+            "cloudpickle",
+            "joblib",
+        }
+        for req in pyfunc.pip_requirements()
+    )
