@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-all bench lint clean
+.PHONY: setup run test test-fast bench lint format clean
 
 setup: $(STAMP)
 
@@ -19,14 +19,24 @@ $(STAMP): pyproject.toml
 run: setup  ## train on the built-in breast-cancer table and promote a champion
 	$(BIN)/tabflow run --data builtin:breast_cancer
 
-test: setup  ## unit and flow tests on the embedded stack
-	$(BIN)/pytest
+test: setup  ## every test: unit, flow (embedded stack) and system (real servers); coverage in the output
+	$(BIN)/pytest --cov=tabflow --cov=flows --cov=tasks --cov-report=term:skip-covered
+
+test-fast: setup  ## the unit tests only, for the edit-test loop
+	$(BIN)/pytest tests/unit -q
 
 bench: setup  ## writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
 
-lint: setup
+lint: setup  ## format check, lint, import layers, types: what .ci/run and pre-commit check
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+format: setup  ## rewrite the tree as `make lint` wants it
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:  ## local state only; the venv stays
 	rm -rf mlruns/*.db mlruns/artifacts mlruns/optuna .prefect

@@ -51,8 +51,10 @@ def _balance(balance: dict[str, dict[str, int]]) -> str:
 
 def _capped(capped: dict[str, dict[str, int]]) -> str:
     columns = ", ".join(f"{name} ({c['values']:,} values, {c['rows']:,} rows)" for name, c in capped.items())
-    return (f"{columns} share one 'other' code: seen under {settings.MIN_COUNT} times in training, or past "
-            "data.max_categories")
+    return (
+        f"{columns} share one 'other' code: seen under {settings.MIN_COUNT} times in training, or past "
+        "data.max_categories"
+    )
 
 
 def _fmt(value) -> str:

@@ -121,7 +121,7 @@ def fingerprint() -> str:
     frame = pd.DataFrame(
         {
             "number": numeric,
-            "code": rng.choice(["a", "b", "c", None], size=n),
+            "code": np.array(["a", "b", "c", None], dtype=object)[rng.integers(0, 4, n)],
             "many": [f"v{i % 23}" for i in range(n)],
             "when": pd.date_range("2024-01-01", periods=n, freq="37h").where(np.arange(n) % 9 != 0),
         }

@@ -32,8 +32,8 @@ class NumericReplay:
         steps = pipeline.named_steps
         imputer, scaler = steps["simpleimputer"], steps["robustscaler"]
         flagged = imputer.indicator_.features_ if imputer.indicator_ is not None else np.empty(0, dtype=int)
-        center = scaler.center_ if scaler.center_ is not None else 0.0
-        scale = scaler.scale_ if scaler.scale_ is not None else 1.0
+        center = np.asarray(scaler.center_ if scaler.center_ is not None else 0.0)
+        scale = np.asarray(scaler.scale_ if scaler.scale_ is not None else 1.0)
         return cls(imputer.statistics_.astype("float32"), np.asarray(flagged), center, scale)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:

@@ -120,7 +120,7 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         from optuna.storages.journal import JournalFileBackend
 
         journal.parent.mkdir(parents=True, exist_ok=True)
-        storage = JournalStorage(JournalFileBackend(str(journal)))
+        storage = JournalStorage(JournalFileBackend(str(journal)))  # type: ignore[assignment]
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow logs its own line per trial (_progress)
     return optuna.create_study(
         study_name=name,
@@ -268,7 +268,7 @@ def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], m
     return TuneResult(
         study_name=study.study_name,
         best_number=best.number,
-        best_value=float(best.value),
+        best_value=float(best.value or 0.0),  # a COMPLETE trial always has a value
         best_params=dict(best.params),
         n_finished=len(finished),
         n_run=len(finished) - done_before,
@@ -281,7 +281,8 @@ def _progress(cfg: TuneConfig, metric: str):
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         n = len(study.get_trials(deepcopy=False, states=FINISHED))
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
-        best = min((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), default=None)
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        best = min((t.value for t in complete if t.value is not None), default=None)
         log.info(
             "trial %d/%d (#%d) %s %s=%s, best so far %s",
             n,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,8 @@ class Interval:
         return f"gain {self.gain:+.4f}, {self.confidence:.0%} interval [{self.low:+.4f}, {self.high:+.4f}]"
 
 
-def gain(metric: str, challenger: float, champion: float) -> float:
+def gain(metric: str, challenger: Any, champion: Any) -> Any:
+    """The challenger's gain (positive: better, whichever way the metric points); floats or arrays alike."""
     return champion - challenger if lower_is_better(metric) else challenger - champion
 
 
@@ -48,14 +50,15 @@ def bootstrap(
     """
     score = resampled_metric(task, metric, y)
     point = gain(metric, score(challenger, np.ones((1, len(y))))[0], score(champion, np.ones((1, len(y))))[0])
-    rng, n, gains = np.random.default_rng(seed), len(y), []
+    rng, n = np.random.default_rng(seed), len(y)
+    chunks: list[np.ndarray] = []
     step = max(1, settings.CHUNK_CELLS // max(n, 1))
     for start in range(0, resamples, step):
         b = min(step, resamples - start)
         rows = rng.integers(0, n, size=(b, n), dtype="int64") + n * np.arange(b)[:, None]
         counts = np.bincount(rows.ravel(), minlength=b * n).astype("int32").reshape(b, n)
-        gains.append(gain(metric, score(challenger, counts), score(champion, counts)))
-    gains = np.concatenate(gains)
+        chunks.append(gain(metric, score(challenger, counts), score(champion, counts)))
+    gains = np.concatenate(chunks)
     gains = gains[np.isfinite(gains)]  # a resample with one class has no AUC
     tail = (1 - confidence) / 2
     low, high = np.quantile(gains, [tail, 1 - tail]) if len(gains) else (np.nan, np.nan)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tabflow.metrics import lower_is_better
 from tabflow.promotion.bootstrap import Interval, gain
+from tabflow.promotion.decision import Verdict
 
 
 @dataclass(frozen=True)
@@ -56,34 +57,34 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    verdict: str  # PROMOTE, HOLD or REJECT
+class Ruling:
+    verdict: Verdict
     reason: str
 
 
-def decide(evidence: Evidence, rules: Rules) -> Verdict:
+def decide(evidence: Evidence, rules: Rules) -> Ruling:
     """PROMOTE, HOLD or REJECT, with the reason and the numbers behind it."""
     name = f"test_{rules.metric}"
     value = evidence.challenger[rules.metric]
     if not rules.floor.passes(value, lower_is_better(rules.metric)):
-        return Verdict("REJECT", f"{name} {value:.4f} {rules.floor.describe(passed=False)}")
+        return Ruling("REJECT", f"{name} {value:.4f} {rules.floor.describe(passed=False)}")
     for metric, bar in rules.floors.items():
         if not Floor(bar).passes(evidence.challenger[metric], lower_is_better(metric)):
-            return Verdict(
+            return Ruling(
                 "REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} does not reach its floor {bar:.4f}"
             )
     version = evidence.champion_version
     if evidence.champion_problem:
         problem = f"the champion (version {version}) cannot score these test rows ({evidence.champion_problem})"
         if rules.allow_schema_change:
-            return Verdict("PROMOTE", f"{problem}; the floors decided, as --allow-schema-change asks")
-        return Verdict("HOLD", f"{problem}; run again with --allow-schema-change to replace it")
+            return Ruling("PROMOTE", f"{problem}; the floors decided, as --allow-schema-change asks")
+        return Ruling("HOLD", f"{problem}; run again with --allow-schema-change to replace it")
     if evidence.champion is None or evidence.interval is None:
-        return Verdict("PROMOTE", f"no champion yet and {name} {value:.4f} {rules.floor.describe(passed=True)}")
+        return Ruling("PROMOTE", f"no champion yet and {name} {value:.4f} {rules.floor.describe(passed=True)}")
     for metric, limit in rules.max_regression.items():
         fall = gain(metric, evidence.champion[metric], evidence.challenger[metric])
         if fall > limit:
-            return Verdict(
+            return Ruling(
                 "REJECT",
                 f"test_{metric} {evidence.challenger[metric]:.4f} is {fall:.4f} worse than the "
                 f"champion's {evidence.champion[metric]:.4f}, more than the allowed {limit:.4f}",
@@ -93,15 +94,15 @@ def decide(evidence: Evidence, rules: Rules) -> Verdict:
         f"(version {version}): {evidence.interval.describe()}"
     )
     if evidence.interval.low >= -rules.margin:
-        return Verdict(
+        return Ruling(
             "PROMOTE",
             f"{against}; not worse than the champion by more than the margin "
             f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence",
         )
     if evidence.interval.high < -rules.margin:
-        return Verdict(
+        return Ruling(
             "REJECT",
             f"{against}; worse than the champion by more than the margin {rules.margin:.4f}, "
             f"with {evidence.interval.confidence:.0%} confidence",
         )
-    return Verdict("HOLD", f"{against}; inconclusive against the margin {rules.margin:.4f}: the champion stays")
+    return Ruling("HOLD", f"{against}; inconclusive against the margin {rules.margin:.4f}: the champion stays")

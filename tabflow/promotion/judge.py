@@ -56,10 +56,10 @@ def judge(
             interval = bootstrap.bootstrap(
                 c.task, rules.metric, c.y, c.output, champion_output, cfg.resamples, cfg.confidence, seed
             )
-    verdict = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem), rules)
+    ruling = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem), rules)
     return Decision(
-        verdict.verdict,
-        verdict.reason,
+        ruling.verdict,
+        ruling.reason,
         f"test_{rules.metric}",
         c.scores[rules.metric],
         champion[rules.metric] if champion else None,

@@ -39,7 +39,9 @@ def missing_columns(name: str, version: str, columns: list[str]) -> list[str]:
     this prints the data)."""
     import mlflow
 
-    signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    # Model.load reads the MLmodel file alone; get_model_info also looks up a logged model by id, which a version
+    # registered from run artifacts (or copied between stores) does not have.
+    signature = mlflow.models.Model.load(f"models:/{name}/{version}").signature
     needed = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
     return [c for c in needed if c not in set(columns)]
 

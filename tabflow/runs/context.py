@@ -83,7 +83,7 @@ def timed(ctx: RunContext, stage: str) -> Iterator[None]:
 
 
 def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
-    sizes = {f"rows_{part}": n for part, n in splits.sizes().items()}
+    sizes = {f"rows_{part}": float(n) for part, n in splits.sizes().items()}
     tracking.log_all(
         MlflowClient(),
         ctx.parent_run_id,

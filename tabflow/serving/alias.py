@@ -54,6 +54,12 @@ class Slot:
         self.refused: dict[str, str] = {}  # version -> why it was not swapped in
         self.wake = threading.Event()  # set by an MLflow webhook: check the alias now, not at the next poll
 
+    def serving(self) -> Loaded:
+        """The version serving now (one is loaded before the app answers: `start` fails otherwise)."""
+        if self.current is None:
+            raise RuntimeError(f"no version of {self.name!r} is loaded")
+        return self.current
+
     def start(self) -> None:
         self.refresh()
         if self.current is None:
@@ -72,7 +78,7 @@ class Slot:
     def refresh(self) -> None:
         from mlflow import MlflowClient
 
-        from tabflow.promotion.registry import alias_version
+        from tabflow.tracking import alias_version
 
         version = alias_version(MlflowClient(), self.name, self.alias)
         if version is None or (self.current and version == self.current.version) or version in self.refused:

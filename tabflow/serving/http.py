@@ -41,15 +41,15 @@ def create_app():
     @app.get("/ping")
     @app.get("/health")
     def health():
-        return {"status": "ok", "version": slot.current.version}
+        return {"status": "ok", "version": slot.serving().version}
 
     @app.get("/version")
     def version():
-        return {"tabflow": tabflow.__version__, "model": slot.name, "model_version": slot.current.version}
+        return {"tabflow": tabflow.__version__, "model": slot.name, "model_version": slot.serving().version}
 
     @app.get("/metadata")
     def metadata():
-        current = slot.current
+        current = slot.serving()
         return {
             "model": slot.name,
             "alias": slot.alias,
@@ -87,7 +87,7 @@ def create_app():
 
     @app.post("/invocations", openapi_extra=body_doc)
     async def invocations(request: Request):
-        current = slot.current  # this request finishes on this model even if a swap happens meanwhile
+        current = slot.serving()  # this request finishes on this model even if a swap happens meanwhile
         try:
             body = await _read(request, limit)
             frame = parse(body, request.headers.get("content-type", ""))

@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 import tabflow
 from tabflow import settings
@@ -17,7 +18,7 @@ from tabflow.serving.contract import _plain, check_input, input_schema
 from tabflow.task_types import LABEL, PREDICTION, PROBABILITY, task_type
 
 
-class TabflowModel(mlflow.pyfunc.PythonModel):
+class TabflowModel(PythonModel):
     """Raw DataFrame in (original column names; extra columns ignored), the task's predictions out."""
 
     def load_context(self, context) -> None:

@@ -46,10 +46,13 @@ class Checker:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "rows.parquet"
             rows.to_parquet(path)
+            proc = self.proc
+            if proc is None or proc.stdin is None or proc.stdout is None:
+                return "the checking process did not start"
             try:
-                self.proc.stdin.write(json.dumps({"model_uri": model_uri, "rows": str(path)}) + "\n")
-                self.proc.stdin.flush()
-                answer = json.loads(self.proc.stdout.readline() or '{"error": "the checking process died"}')
+                proc.stdin.write(json.dumps({"model_uri": model_uri, "rows": str(path)}) + "\n")
+                proc.stdin.flush()
+                answer = json.loads(proc.stdout.readline() or '{"error": "the checking process died"}')
             except (OSError, ValueError) as exc:
                 return f"the checking process failed ({exc})"
             if "error" in answer:

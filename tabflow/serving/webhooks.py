@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
-WEBHOOK_EVENTS = ("model_version_alias.created", "model_version_alias.deleted")
+WEBHOOK_EVENTS: tuple[Any, ...] = ("model_version_alias.created", "model_version_alias.deleted")
 
 
 def signed(secret: str, headers, body: bytes, now: float, max_age_s: float = 300) -> bool:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.flows.conftest import client_for
+from tests.helpers import client_for
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_model_01ee076"
 NAME = "legacy"
@@ -176,8 +176,10 @@ def test_loads_and_predicts_in_a_process_that_imported_the_current_tabflow(store
         sys.path[:] = path  # load_model prepends the model's code/ folder
     assert_predictions_match(got, expected(), "mlflow.pyfunc.load_model('models:/legacy/1').predict")
     model = loaded.unwrap_python_model()
-    assert type(model).__module__ == "tabflow.serving" and hasattr(model, "predict_checked"), (
-        "the models-from-code file imports TabflowModel from tabflow.serving, which must still provide it"
+    from tabflow.serving.pyfunc import TabflowModel
+
+    assert type(model) is TabflowModel, (
+        "the legacy models-from-code file imports TabflowModel from tabflow.serving: it must be today's class"
     )
 
 

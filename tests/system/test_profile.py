@@ -3,6 +3,7 @@ worker, two Dask workers. A deployment with an interval schedule fires, tunes on
 study in PostgreSQL, logs to the MLflow server and promotes; then a scheduled batch-scoring deployment scores a
 file with the champion. Only settings (environment variables) differ from the embedded profile."""
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
                     assert "deployed train/profile" in out
                     run = wait_for_completed_run(prefect.url, "train/profile")
                     check_study(env["TABFLOW_OPTUNA_STORAGE"], dask_pids)
+                    check_no_secret_in_flow_runs(prefect.url, pg.password)
                     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
                         monkeypatch.setenv(key, env[key])  # MLflow's client reads basic auth from these
                     check_tracking(env, run)
@@ -120,6 +122,15 @@ def wait_for_completed_run(api_url: str, deployment: str, timeout_s: float = 420
                 return run
             time.sleep(2)
     raise AssertionError(f"no run of {deployment} finished within {timeout_s:.0f} s")
+
+
+def check_no_secret_in_flow_runs(api_url: str, secret: str) -> None:
+    """Prefect stores every flow run's parameters (its UI and API show them): the Dask subflow's included."""
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+    assert any(r.name and r.flow_id for r in runs) and len(runs) >= 2, "the training run and its Dask subflow"
+    leaked = [r.name for r in runs if secret in json.dumps(r.parameters, default=str)]
+    assert not leaked, f"flow runs whose stored parameters hold the database password: {leaked}"
 
 
 def check_study(url: str, dask_pids: set[str]) -> None:

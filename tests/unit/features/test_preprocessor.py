@@ -88,3 +88,20 @@ def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
     assert names["embedding"].output_dim == embedding_dim(41) < 41
     assert net(pre.transform(frame).astype("float32")).shape == (600, 1)
     assert fit_preprocessor(frame, roles, one_hot=True).transform(frame).shape == (600, 1 + 40 + 3 + 2)
+
+
+def test_the_fingerprint_follows_what_the_preprocessing_does(monkeypatch):
+    from tabflow import settings
+    from tabflow.features import preprocessor
+
+    first = preprocessor.fingerprint()
+    preprocessor.fingerprint.cache_clear()
+    assert preprocessor.fingerprint() == first, "the same preprocessing has the same fingerprint (it names studies)"
+    monkeypatch.setattr(settings, "ONE_HOT_MAX", 2)
+    preprocessor.fingerprint.cache_clear()
+    try:
+        assert preprocessor.fingerprint() != first, (
+            "a change to the preprocessing must change the fingerprint, so a study never mixes two encodings"
+        )
+    finally:
+        preprocessor.fingerprint.cache_clear()
