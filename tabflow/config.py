@@ -76,7 +76,8 @@ class TrainConfig(Section):
     class_weight: Literal["auto", "balanced", "none"] = Field(
         "auto", description="auto: balanced when the rarest class has under half the rows of the most common"
     )
-    patience: int = Field(10, ge=1)  # val loss on ~85 rows is noisy; fewer stopped good fits early
+    patience: int = Field(10, ge=1, description="epochs without a better val loss before the final fit stops")
+    # (val loss on the demo table's small val split is noisy: fewer epochs stopped good fits early)
 
 
 class GateConfig(Section):

@@ -73,7 +73,7 @@ def log_all(
     params: dict | None = None,
     tags: dict | None = None,
 ) -> None:
-    """Everything in one log_batch call: ~0.2 s for 1,000 values, against ~12 ms for each single log_metric."""
+    """Everything in one log_batch call per 1,000 values: one call is about as cheap as a single log_metric."""
     now = int(time.time() * 1000)
     rows = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
     for key, values in (history or {}).items():

@@ -54,7 +54,7 @@ def _show_progress() -> None:
 def entry() -> None:
     """The console script: `main`, then a quick exit once every exit handler has run.
 
-    Python's own teardown of TensorFlow, MLflow and Prefect modules took ~2 s after the summary was printed here;
+    Python's own teardown of TensorFlow, MLflow and Prefect modules takes seconds after the summary is printed;
     nothing is left to save by then (runs, registry and study are committed, Prefect's exit handlers have sent
     their events, the local server is stopped), so the last exit handler flushes and ends the process.
     """

@@ -56,7 +56,13 @@ def parser() -> argparse.ArgumentParser:
     back.add_argument("--to", metavar="VERSION")
     back.add_argument("--reason", required=True)
     back.set_defaults(command=commands.rollback)
-    prom = sub.add_parser("promote", help="judge a version against the champion and promote it if it passes")
+    prom = sub.add_parser(
+        "promote",
+        help="judge a version against the champion and promote it if it passes",
+        description="Judge VERSION against the champion on VERSION's own test rows, with the gate settings and seed "
+        "of the run that trained it (its logged config), and move champion on PROMOTE. Exit 0 when it moved, 1 when "
+        "the gate held or rejected.",
+    )
     prom.add_argument("name")
     prom.add_argument("version")
     prom.add_argument("--reason", required=True)

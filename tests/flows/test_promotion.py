@@ -22,7 +22,7 @@ NAME = "breast_cancer"
 def two_runs(tmp_path_factory):
     """Two runs of the same config: the second resumes the finished study and refits the same model."""
     store = tmp_path_factory.mktemp("promotion") / "mlruns"
-    cfg = tiny_config()
+    cfg = tiny_config(gate={"margin": 0.02, "confidence": 0.9})  # not the defaults: `promote` must use these too
     first = training.train(cfg, store=str(store))
     second = training.train(cfg, store=str(store))
     return store, cfg, first, second
@@ -36,7 +36,7 @@ def test_an_equal_challenger_is_promoted_on_the_interval(two_runs):
     store, _, first, second = two_runs
     assert first.decision.verdict == "PROMOTE" and "no champion yet" in first.decision.reason
     assert second.decision.verdict == "PROMOTE", second.decision.reason
-    assert "95% interval [+0.0000, +0.0000]" in second.decision.reason, "the same model: a zero gain"
+    assert "90% interval [+0.0000, +0.0000]" in second.decision.reason, "the same model: a zero gain"
     tags = client_for(store).get_model_version(NAME, "2").tags
     assert tags["decision_gain_low"] == tags["decision_gain_high"] == "0.0"
 
@@ -86,6 +86,9 @@ def test_history_rollback_and_promotion_by_hand(two_runs, capsys):
     assert champion(store) == "1"
     judged = history(client, NAME)[-1]
     assert judged["verdict"] == "PROMOTE" and "interval" in judged["reason"] and "same model" in judged["reason"]
+    assert "90% interval" in judged["reason"] and "margin 0.0200" in judged["reason"], (
+        f"promote by hand judges with the gate of the run that trained the version, not the defaults: {judged}"
+    )
 
     capsys.readouterr()
     assert main(["--store", str(store), "history", NAME]) == 0

@@ -78,9 +78,13 @@ def dockerfile_user(dockerfile: Path) -> str | None:
     return users[-1] if users else None
 
 
-def test_the_profile_images_have_dockerfiles():
+def test_the_profile_images_have_dockerfiles(profile):
     names = {path.name for path in DOCKER.glob("*.Dockerfile")}
     assert {"app.Dockerfile", "mlflow.Dockerfile", "serve.Dockerfile"} <= names, names
+    built = {Path(s["build"]["dockerfile"]).name for s in profile["services"].values() if "build" in s}
+    assert built <= names and {"app.Dockerfile", "mlflow.Dockerfile", "serve.Dockerfile"} <= built, (
+        f"every image compose builds has its Dockerfile here, and every Dockerfile is built: {built} vs {names}"
+    )
 
 
 @pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("*.Dockerfile")), ids=lambda p: p.name)

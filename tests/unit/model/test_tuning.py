@@ -87,7 +87,13 @@ def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
 
 @pytest.mark.parametrize("pruner", ["median", "hyperband", "none"])
 def test_every_pruner_builds(tmp_path, pruner):
-    assert open_study(f"p-{pruner}", tmp_path / "j.journal", 0, pruner).pruner is not None
+    built = open_study(f"p-{pruner}", tmp_path / "j.journal", 0, pruner).pruner
+    expected = {
+        "median": optuna.pruners.MedianPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "none": optuna.pruners.NopPruner,
+    }[pruner]
+    assert isinstance(built, expected), f"tune.pruner {pruner!r} should build a {expected.__name__}, got {built!r}"
 
 
 def test_shares_split_the_budget_exactly():

@@ -80,7 +80,11 @@ def test_floors_always_apply(value, floor, low, width, has_champion):
     ev = Evidence({"auc": value}, {"auc": 0.5} if has_champion else None, interval if has_champion else None, "1")
     out = decide(ev, Rules("auc", Floor(floor)))
     if value < floor:
-        assert out.verdict == "REJECT" and "floor" in out.reason
+        assert out.verdict == "REJECT" and "floor" in out.reason, "a value under the floor is always a REJECT"
+    else:
+        assert "does not reach" not in out.reason, f"a value at or above the floor passes it: {out.reason}"
+        if not has_champion:
+            assert out.verdict == "PROMOTE", "with no champion, a challenger that reaches the floor is promoted"
 
 
 def test_decision_tags_are_strings():
