@@ -15,7 +15,7 @@ from tabflow import settings
 from tabflow.config import PipelineConfig
 from tabflow.data.split import Splits
 from tabflow.errors import TabflowError
-from tabflow.model.tuning import TuneResult, shares
+from tabflow.model.study import TuneResult, shares
 from tabflow.promotion.decision import Decision
 from tabflow.runs.context import RunContext, record_data, timed, tracked_run
 from tabflow.runs.evaluate import Evaluation

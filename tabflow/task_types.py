@@ -15,6 +15,7 @@ class TaskType:
     gate_metric: str  # the gate's primary test metric unless gate.metric says otherwise
     baselines: tuple[str, ...]  # fitted beside the network on the same split, in this order
     metrics: tuple[str, ...]  # test metrics, in the summary's order (tabflow.metrics computes them)
+    default_split: str  # split.strategy auto: stratified by class, or random
 
     def output_columns(self, classes: tuple) -> list[str]:
         """The columns the served model answers with."""
@@ -31,22 +32,32 @@ class TaskType:
 
 TASK_TYPES = {
     "binary": TaskType(
-        "binary",
-        True,
-        "val_log_loss",
-        "auc",
-        ("dummy", "logreg"),
-        ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss", "brier"),
+        name="binary",
+        classification=True,
+        objective="val_log_loss",
+        gate_metric="auc",
+        baselines=("dummy", "logreg"),
+        metrics=("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss", "brier"),
+        default_split="stratified",
     ),
     "multiclass": TaskType(
-        "multiclass",
-        True,
-        "val_log_loss",
-        "auc",
-        ("dummy", "logreg"),
-        ("accuracy", "balanced_accuracy", "f1", "auc", "log_loss"),
+        name="multiclass",
+        classification=True,
+        objective="val_log_loss",
+        gate_metric="auc",
+        baselines=("dummy", "logreg"),
+        metrics=("accuracy", "balanced_accuracy", "f1", "auc", "log_loss"),
+        default_split="stratified",
     ),
-    "regression": TaskType("regression", False, "val_rmse", "rmse", ("dummy", "ridge"), ("rmse", "mae", "r2")),
+    "regression": TaskType(
+        name="regression",
+        classification=False,
+        objective="val_rmse",
+        gate_metric="rmse",
+        baselines=("dummy", "ridge"),
+        metrics=("rmse", "mae", "r2"),
+        default_split="random",
+    ),
 }
 NAMES = tuple(TASK_TYPES)
 

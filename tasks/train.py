@@ -1,7 +1,7 @@
 from prefect import task
 
 from tabflow.data.split import Splits
-from tabflow.model.tuning import TuneResult
+from tabflow.model.study import TuneResult
 from tabflow.runs.context import RunContext, timed
 from tabflow.runs.train import TrainedModel, train_final
 from tasks import STAGE

@@ -3,8 +3,8 @@ import os
 from prefect import task
 
 from tabflow.data.split import Splits
-from tabflow.model import tuning
-from tabflow.model.tuning import TuneResult
+from tabflow.model import study
+from tabflow.model.study import TuneResult
 from tabflow.runs import tune
 from tabflow.runs.context import RunContext, timed
 from tasks import STAGE
@@ -20,7 +20,7 @@ def tune_model(splits: Splits, run: RunContext) -> TuneResult:
 @task(name="open-study", **STAGE)
 def open_study(splits: Splits, run: RunContext) -> tuple[tuple[int, ...], int]:
     """Creates (or resumes) the study before any worker opens it; returns retried trials and finished ones kept."""
-    return tuning.begin(tune.open_tuning(splits, run))
+    return study.begin(tune.open_tuning(splits, run))
 
 
 @task(name="tune-share", **STAGE)

@@ -19,9 +19,9 @@ class CleanTable:
     target: str
     features: tuple[str, ...]
     digest: str  # of the raw table as loaded: names the Optuna study and tags every run
+    task: str  # binary, multiclass or regression (tabflow.task_types)
     report: dict = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # of the features the model reads
-    task: str = "binary"  # binary, multiclass or regression
 
 
 def clean_table(

@@ -12,6 +12,7 @@ from tabflow.config import SplitConfig
 from tabflow.data.clean import CleanTable
 from tabflow.data.roles import MISSING
 from tabflow.errors import ConfigError, DataError
+from tabflow.task_types import task_type
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Splits:
     classes: tuple  # sorted labels (classes[1] is the positive class of a binary task); () for regression
     digest: str
     roles: dict[str, str]  # feature -> numeric / categorical / datetime
-    task: str = "binary"
+    task: str  # binary, multiclass or regression (tabflow.task_types)
 
     def part(self, name: str) -> pd.DataFrame:
         """All columns of one split, as a new frame."""
@@ -37,13 +38,13 @@ class Splits:
     def y(self, part: str) -> np.ndarray:
         """Class indices into `classes` (0 / 1 for binary), or the regression target as float."""
         values = self.frame[self.target].take(self.rows[part])
-        if self.task == "regression":
+        if not task_type(self.task).classification:
             return values.to_numpy(dtype="float64")
         return pd.Categorical(values, categories=list(self.classes)).codes.astype("int64")
 
     def class_balance(self) -> dict[str, dict[str, int]]:
         """Rows per class in each split (empty for regression), for the report."""
-        if self.task == "regression":
+        if not task_type(self.task).classification:
             return {}
         counts = {part: np.bincount(self.y(part), minlength=len(self.classes)) for part in ("train", "val", "test")}
         return {
@@ -58,7 +59,8 @@ class Splits:
 def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
     """train / val / test by the configured strategy, then checked for leaks: a failed check stops the run."""
     frame, target, task = table.frame, table.target, table.task
-    strategy = cfg.strategy if cfg.strategy != "auto" else ("random" if task == "regression" else "stratified")
+    spec = task_type(task)
+    strategy = cfg.strategy if cfg.strategy != "auto" else spec.default_split
     if strategy in ("time", "group") and cfg.column not in frame.columns:
         raise DataError(f"split.column {cfg.column!r} is not in the table; name a column of the data file")
     if strategy == "time":
@@ -66,7 +68,7 @@ def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
     elif strategy == "group":
         parts = _by_group(frame, cfg, seed)
     else:
-        if strategy == "stratified" and task == "regression":
+        if strategy == "stratified" and not spec.classification:
             raise ConfigError("a stratified split needs classes; use split.strategy random for regression")
         labels = frame[target].to_numpy() if strategy == "stratified" else None
         rest, test = train_test_split(np.arange(len(frame)), test_size=cfg.test, random_state=seed, stratify=labels)
@@ -79,7 +81,7 @@ def split(table: CleanTable, cfg: SplitConfig, seed: int) -> Splits:
         parts = train, val, test
     rows = dict(zip(("train", "val", "test"), (np.asarray(p, dtype="int64") for p in parts), strict=True))
     check_leaks(frame, rows, strategy, cfg.column)
-    classes = tuple(sorted(frame[target].unique().tolist())) if task != "regression" else ()
+    classes = tuple(sorted(frame[target].unique().tolist())) if spec.classification else ()
     present = set(frame[target].take(rows["train"]).unique().tolist())
     missing = [c for c in classes if c not in present]
     if missing:

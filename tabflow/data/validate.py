@@ -10,6 +10,7 @@ import pandas as pd
 from tabflow import settings
 from tabflow.config import SplitConfig
 from tabflow.errors import DataError
+from tabflow.task_types import task_type
 
 
 def validate_table(frame: pd.DataFrame, target: str, split: SplitConfig, task: str = "auto") -> str:
@@ -59,7 +60,7 @@ def check_target(labels: pd.Series, target: str, split: SplitConfig, task: str) 
     counts = labels.value_counts()
     if len(counts) == 0:
         raise DataError(f"target column {target!r} has no values; fill it in or choose another --target")
-    if task == "regression":
+    if not task_type(task).classification:
         if len(counts) < 2:
             raise DataError(
                 f"regression target {target!r} is constant ({counts.index[0]!r}); choose a target that varies"

@@ -14,7 +14,7 @@ from tabflow.features.preprocessor import capped_categories
 from tabflow.liveness import worker_id
 from tabflow.model.inputs import prepare
 from tabflow.model.network import MLPParams, fit_network
-from tabflow.model.tuning import TuneResult
+from tabflow.model.study import TuneResult
 from tabflow.runs.context import RunContext
 
 

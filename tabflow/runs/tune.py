@@ -14,8 +14,8 @@ from tabflow.data.split import Splits
 from tabflow.liveness import worker_id
 from tabflow.model.inputs import prepare
 from tabflow.model.search_space import SearchSpace
-from tabflow.model.tuning import TrialRecord, TuneResult, make_objective, open_study, optimize, run_trials, summarize
-from tabflow.model.tuning import study_name as make_study_name
+from tabflow.model.study import TrialRecord, TuneResult, make_objective, open_study, optimize, run_trials, summarize
+from tabflow.model.study import study_name as make_study_name
 from tabflow.runs.context import RunContext
 from tabflow.task_types import task_type
 

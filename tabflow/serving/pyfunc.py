@@ -136,7 +136,7 @@ def log_model(
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
                 name="model",
-                python_model=str(package / "serving" / "model_code.py"),
+                python_model=str(package / "serving" / "models_from_code.py"),
                 artifacts=paths,
                 signature=signature,
                 input_example=example,

@@ -8,7 +8,7 @@ from tabflow.config import SplitConfig, TuneConfig
 from tabflow.model.inputs import prepare
 from tabflow.model.network import MLPParams
 from tabflow.model.search_space import SearchSpace
-from tabflow.model.tuning import (
+from tabflow.model.study import (
     WORKER_ATTR,
     make_objective,
     open_study,

@@ -1,4 +1,5 @@
-"""The Optuna study: one objective factory, a study named by what it tunes, that survives crashes.
+"""The Optuna study: one objective factory, a study named by what it tunes, that survives crashes (the search
+space itself is tabflow.model.search_space).
 
 The objective (tabflow.task_types) is val log loss for classes and val RMSE for regression: val AUC saturates at
 1.0 for most trials on small tables, so it cannot rank them. Both are plain metrics, without the L2 penalty that
