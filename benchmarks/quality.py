@@ -31,7 +31,7 @@ from tabflow.model.baselines import baseline_outputs  # noqa: E402
 from tabflow.model.inputs import prepare  # noqa: E402
 from tabflow.model.network import MLPParams, fit_network, predict_proba  # noqa: E402
 from tabflow.model.search_space import SearchSpace  # noqa: E402
-from tabflow.model.tuning import _pruner, make_objective  # noqa: E402
+from tabflow.model.study import _pruner, make_objective  # noqa: E402
 
 N_SYNTHETIC = 3000
 
