@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tabflow.data.read import load_table
-from tabflow.model.tuning import WORKER_ATTR
+from tabflow.model.study import WORKER_ATTR
 from tabflow.settings import runtime_defaults
 from tests.system import servers
 
