@@ -6,7 +6,6 @@ import pytest
 
 from tabflow.config import SplitConfig, TuneConfig
 from tabflow.model.inputs import prepare
-from tabflow.model.network import MLPParams
 from tabflow.model.search_space import SearchSpace
 from tabflow.model.study import (
     WORKER_ATTR,
@@ -18,16 +17,6 @@ from tabflow.model.study import (
     shares,
     study_name,
 )
-
-
-def test_space_samples_valid_params():
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    space = SearchSpace()
-    for _ in range(20):
-        params = space.sample(study.ask())
-        assert isinstance(params, MLPParams)
-        assert space.n_layers[0] <= params.n_layers <= space.n_layers[1]
-        assert params.batch_size in space.batch_size and params.activation in space.activation
 
 
 def test_study_name_changes_with_what_changes_the_trials():
