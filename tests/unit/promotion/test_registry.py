@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.pyfunc import PythonModel
 
@@ -18,7 +19,7 @@ NAME = "reg-model"
 
 
 class Echo(PythonModel):
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # a hint: no warning
         return model_input
 
 
@@ -236,11 +237,12 @@ def test_move_lock_is_exclusive_on_a_sqlite_store(store, tmp_path):
         fcntl.flock(other, fcntl.LOCK_UN)
 
 
-def test_move_lock_is_a_no_op_without_sqlite(tmp_path):
+def test_move_lock_is_a_no_op_without_sqlite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a lock path made from a server URI would land here, relative to cwd
     restore = pointed_at("http://127.0.0.1:1")
     try:
         with registry.move_lock():
             entered = True
     finally:
         restore()
-    assert entered and not list(tmp_path.iterdir()), "without a SQLite store the lock should create nothing"
+    assert entered and not list(tmp_path.iterdir()), "without a SQLite store the lock should create no file"

@@ -1,0 +1,102 @@
+"""The summary printed at the end of a run, from a stand-in for flows.training.TrainingSummary."""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tabflow.cli.report import summary
+
+URI = "sqlite:////tmp/store/mlflow.db"
+
+
+def result(verdict: str = "PROMOTE", n_run: int = 5, capped: dict | None = None, balance: dict | None = None):
+    """Mirrors flows.training.TrainingSummary: model_name, tracking_uri, parent_run_id, tuning, model, scores,
+    decision, cleaning, class_balance."""
+    return SimpleNamespace(
+        model_name="cancer",
+        tracking_uri=URI,
+        parent_run_id="run123",
+        tuning=SimpleNamespace(
+            best_params={"units": 64, "learning_rate": 0.00123456, "activation": "relu"},
+            n_finished=8,
+            n_run=n_run,
+            study_name="cancer-study",
+            best_number=3,
+            objective="val_loss",
+            best_value=0.123456,
+        ),
+        model=SimpleNamespace(capped=capped or {}),
+        scores=SimpleNamespace(
+            test={"auc": 0.98765, "accuracy": 0.9512},
+            baselines={"dummy": {"auc": 0.5, "accuracy": 0.62}, "logistic": {"auc": 0.97, "accuracy": 0.9}},
+        ),
+        decision=SimpleNamespace(verdict=verdict, version="4", reason="better than the champion"),
+        cleaning={
+            "task": "binary",
+            "rows_in": 569,
+            "rows_out": 560,
+            "rows_missing_target": 0,
+            "rows_duplicate": 9,
+            "roles": {"a": "numeric", "b": "numeric", "c": "categorical"},
+            "columns_dropped": {},
+            "cells_coerced_to_missing": {},
+            "missing_values": {},
+        },
+        class_balance=balance if balance is not None else {"train": {"0": 200, "1": 300}},
+    )
+
+
+def line(text: str, start: str) -> str:
+    found = [row for row in text.splitlines() if row.startswith(start)]
+    assert len(found) == 1, f"exactly one line should start with {start!r}: {text}"
+    return found[0]
+
+
+def test_the_score_table_has_the_network_and_each_baseline():
+    text = summary(result())
+    assert line(text, "test").split() == ["test", "network", "logistic", "dummy"], "header: network, then baselines"
+    assert line(text, "auc").split() == ["auc", "0.9877", "0.97", "0.5"], "auc row: network then the baselines"
+    assert line(text, "accuracy").split() == ["accuracy", "0.9512", "0.9", "0.62"], "accuracy row in that order"
+
+
+def test_the_study_params_data_and_decision_lines():
+    text = summary(result(verdict="HOLD"))
+    assert line(text, "decision") == "decision  HOLD version 4: better than the champion", "verdict, version, reason"
+    assert line(text, "run ") == "run       MLflow run run123 (see it with: tabflow ui)", "the parent run id"
+    assert line(text, "params") == "params    activation=relu, learning_rate=0.00123, units=64", "sorted, floats .3g"
+    study = line(text, "study")
+    assert "cancer-study: 8 trials (3 kept from an earlier run of this study)" in study, study
+    assert study.endswith("best #3 val_loss 0.1235"), f"the best trial and value: {study}"
+    data = line(text, "data")
+    assert "569 rows in, 560 kept" in data and "9 exact duplicates dropped" in data, data
+    assert line(text, "classes") == "classes   train 0 200, 1 300", "class balance per part"
+
+
+def test_no_resume_note_and_no_optional_lines_when_empty():
+    text = summary(result(n_run=8, balance={}))
+    assert "kept from an earlier run" not in line(text, "study"), "all trials ran now: no resume note"
+    assert not any(row.startswith(("classes", "capped")) for row in text.splitlines()), "no empty optional lines"
+
+
+def test_capped_categories_are_listed():
+    text = summary(result(capped={"city": {"values": 1234, "rows": 5678}}))
+    capped = line(text, "capped")
+    assert "city (1,234 values, 5,678 rows)" in capped and "share one 'other' code" in capped, capped
+
+
+@pytest.mark.parametrize("verdict", ["HOLD", "REJECT"])
+def test_no_serve_line_unless_promoted(verdict):
+    text = summary(result(verdict=verdict))
+    assert "champion" not in [row.split()[0] for row in text.splitlines() if row.strip()], "no champion line"
+    assert "serve:" not in text and "load_model" not in text, f"{verdict} should not say how to serve"
+
+
+def test_promote_says_how_to_serve_and_load_the_champion():
+    text = summary(result())
+    assert line(text, "champion") == f"champion  models:/cancer@champion in {URI}", "the champion URI and store"
+    serve = line(text.replace("          serve:", "serve:"), "serve:")
+    tabflow = Path(sys.executable).parent / "tabflow"
+    assert serve == f"serve: MLFLOW_TRACKING_URI={URI} {tabflow} serve --model cancer", f"the serve command: {serve}"
+    assert f"mlflow.set_tracking_uri('{URI}'); mlflow.pyfunc.load_model('models:/cancer@champion')" in text, text
