@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -101,7 +102,7 @@ def score_file(
         raise DataError(f"input file {str(source)!r} not found; check the path")
     start, total = time.perf_counter(), 0
     tmp = target.with_name(f".{target.name}.partial")
-    writer = None
+    writer: Any = None
     try:
         for i, frame in enumerate(chunks(source, chunk_rows)):
             passthrough = keys if keys is not None else [c for c in frame.columns if c not in model.schema]
@@ -122,6 +123,8 @@ def score_file(
             raise DataError(f"input file {str(source)!r} has no rows")
         os.replace(tmp, target)
     finally:
+        if hasattr(writer, "close"):
+            writer.close()  # a Parquet writer left open by a failed chunk (closing twice is harmless)
         if tmp.exists():
             tmp.unlink()
     return Scored(name, version, total, file_digest(source), str(target), time.perf_counter() - start)
