@@ -9,6 +9,7 @@ import pytest
 
 import tabflow.promotion.decision
 import tabflow.runs.evaluate
+import tabflow.runs.train
 import tabflow.runs.tune
 from flows import training
 from tabflow.data import clean, read
@@ -96,6 +97,7 @@ def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run,
         return dataclasses.replace(prepared, y_train=rng.permutation(prepared.y_train))
 
     monkeypatch.setattr(tabflow.runs.tune, "prepare", shuffled_labels)
+    monkeypatch.setattr(tabflow.runs.train, "prepare", shuffled_labels)
     worse = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"floor": 0.0})})  # let the champion decide
     summary = training.train(worse, store=str(store))
 

@@ -105,3 +105,17 @@ def test_the_fingerprint_follows_what_the_preprocessing_does(monkeypatch):
         )
     finally:
         preprocessor.fingerprint.cache_clear()
+
+
+def test_the_fingerprint_is_the_same_in_another_process():
+    import subprocess
+    import sys
+
+    from tabflow.features import preprocessor
+
+    code = "from tabflow.features.preprocessor import fingerprint; print(fingerprint())"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == preprocessor.fingerprint(), (
+        "the study name carries the fingerprint: another process (a resumed run, a Dask worker) must compute the "
+        "same one, or it would open a new study instead of resuming"
+    )
