@@ -16,6 +16,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from tabflow import settings
 from tabflow.errors import TabflowError
 
 STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna", "scikit-learn", "pandas", "numpy")
@@ -23,7 +24,7 @@ STACK = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "prefect", "optuna",
 
 def tracking_uri(store: Path) -> str:
     """The standard MLFLOW_TRACKING_URI when set, else a SQLite file inside the local store (absolute path)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store.resolve() / 'mlflow.db'}"
+    return os.environ.get(settings.TRACKING_URI) or f"sqlite:///{store.resolve() / 'mlflow.db'}"
 
 
 def is_local(uri: str) -> bool:
@@ -37,13 +38,13 @@ def configure(store: Path) -> str:
     uri = tracking_uri(store)
     if is_local(uri):
         store.mkdir(parents=True, exist_ok=True)
-    users = os.environ.get("MLFLOW_TRACKING_URI")
+    users = os.environ.get(settings.TRACKING_URI)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     # set_tracking_uri also exports MLFLOW_TRACKING_URI; undo that, or the next flow run in this process would
     # take this store for the user's choice and ignore its own.
     if users is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop(settings.TRACKING_URI, None)
     return uri
 
 

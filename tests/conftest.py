@@ -29,3 +29,15 @@ def raw() -> pd.DataFrame:
 def splits(raw):
     table = clean.clean_table(raw, "target", SplitConfig(), read.digest_frame(raw))
     return split(table, SplitConfig(), seed=42)
+
+
+@pytest.fixture(scope="module")
+def empty_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow SQLite database with its tables made once per module: creating them costs seconds a store, so
+    tests copy this file instead."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+    return path

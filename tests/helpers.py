@@ -1,5 +1,8 @@
 """Helpers shared by test modules (pytest advises against importing from a conftest)."""
 
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
@@ -30,3 +33,31 @@ def frame(n_a: int, n_b: int) -> pd.DataFrame:
 
 
 AUC = Rules("auc", Floor(0.8), margin=0.01)
+
+
+def pointed_at(uri: str) -> Callable[[], None]:
+    """Set MLflow's global URIs; return a function that restores them and MLFLOW_TRACKING_URI (which
+    set_tracking_uri exports for child processes)."""
+    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+    def restore() -> None:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+        if exported is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = exported
+
+    return restore
+
+
+@contextlib.contextmanager
+def mlflow_pointed_at(uri: str) -> Iterator[None]:
+    """MLflow's global URIs at `uri` for the block, restored after it."""
+    restore = pointed_at(uri)
+    try:
+        yield
+    finally:
+        restore()

@@ -196,7 +196,7 @@ def _prefect_server() -> LocalPrefectServer | None:
     then) so that it comes up beside the other imports."""
     if os.environ.get(settings.PREFECT_API_URL):
         return None
-    server = LocalPrefectServer(Path(os.environ["PREFECT_HOME"]))
+    server = LocalPrefectServer(Path(os.environ[settings.PREFECT_HOME]))
     os.environ[settings.PREFECT_API_URL] = server.api_url
     return server
 

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager, redirect_stderr
+from contextlib import redirect_stderr
 from io import StringIO
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import client_for
+from tests.helpers import client_for, mlflow_pointed_at
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_model_01ee076"
 NAME = "legacy"
@@ -45,24 +45,6 @@ def features() -> pd.DataFrame:
 
 def expected() -> pd.DataFrame:
     return pd.read_parquet(FIXTURE / "expected.parquet")
-
-
-@contextmanager
-def mlflow_pointed_at(uri: str):
-    """register_model and models:/ URIs read MLflow's global URIs; set them for the block, then restore them and
-    the MLFLOW_TRACKING_URI that set_tracking_uri exports."""
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-        if exported is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = exported
 
 
 def register(client: mlflow.MlflowClient, experiment: str, work: Path, logged_model: bool = False) -> str:

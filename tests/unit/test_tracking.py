@@ -10,6 +10,7 @@ from mlflow.pyfunc import PythonModel
 
 from tabflow import tracking
 from tabflow.errors import TabflowError
+from tests.helpers import mlflow_pointed_at, pointed_at
 
 
 class Echo(PythonModel):
@@ -20,14 +21,9 @@ class Echo(PythonModel):
 @pytest.fixture
 def global_uris():
     """Restore MLflow's global URIs and MLFLOW_TRACKING_URI after a test that sets them."""
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
+    restore = pointed_at(mlflow.get_tracking_uri())  # points nowhere new: it only records what to restore
     yield
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
-    if exported is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = exported
+    restore()
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +133,7 @@ def registered(store, tmp_path_factory):
     """Model `res` with versions 1..3, champion on 2 and alias `canary` on 3; `newest` with 1..2 and no champion."""
     client, experiment, _ = store
     uri = client.tracking_uri
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with mlflow_pointed_at(uri):
         run_id = client.create_run(experiment).info.run_id
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=[])
@@ -148,13 +141,6 @@ def registered(store, tmp_path_factory):
             mlflow.register_model(info.model_uri, "res")
         for _ in range(2):
             mlflow.register_model(info.model_uri, "newest")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-        if exported is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = exported
     client.set_registered_model_alias("res", tracking.CHAMPION, "2")
     client.set_registered_model_alias("res", "canary", "3")
     return client

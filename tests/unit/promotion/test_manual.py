@@ -1,9 +1,7 @@
 """Promotion by hand: show, the history table, promote a chosen version, and the gate settings of the run that
 trained it; on a real SQLite MLflow store."""
 
-import os
 import shutil
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -16,6 +14,7 @@ from tabflow.config import GateConfig
 from tabflow.errors import TabflowError
 from tabflow.promotion import manual, registry
 from tabflow.tracking import CHAMPION, champion_version
+from tests.helpers import pointed_at
 
 NAME = "manual-model"
 
@@ -28,36 +27,10 @@ class Scorer(PythonModel):
         return pd.DataFrame({"probability": p, "label": np.where(p >= 0.5, "b", "a")})
 
 
-def pointed_at(uri: str):
-    """Set MLflow's global URIs; return a function that restores them and MLFLOW_TRACKING_URI."""
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-
-    def restore():
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-        if exported is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = exported
-
-    return restore
-
-
-@pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    """An MLflow database with its tables made once: creating them costs seconds a store."""
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    uri = f"sqlite:///{path}"
-    mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-    return path
-
-
 @pytest.fixture
-def store(tmp_path, empty_db):
+def store(tmp_path, empty_mlflow_db):
     """(client, experiment id, model_uri of a logged Scorer) on a fresh store."""
-    shutil.copy(empty_db, tmp_path / "mlflow.db")
+    shutil.copy(empty_mlflow_db, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     restore = pointed_at(uri)
     try:

@@ -1,7 +1,6 @@
 """Registry moves: register and judge, champion history, roll back, the alias lock; on a real SQLite MLflow store."""
 
 import fcntl
-import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from tabflow.errors import TabflowError
 from tabflow.promotion import registry
 from tabflow.promotion.decision import Decision
 from tabflow.tracking import CHAMPION, alias_version, champion_version
+from tests.helpers import pointed_at
 
 NAME = "reg-model"
 
@@ -23,36 +23,10 @@ class Echo(PythonModel):
         return model_input
 
 
-def pointed_at(uri: str):
-    """Set MLflow's global URIs; return a function that restores them and MLFLOW_TRACKING_URI."""
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-
-    def restore():
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-        if exported is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = exported
-
-    return restore
-
-
-@pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    """An MLflow database with its tables made once: creating them costs seconds a store."""
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    uri = f"sqlite:///{path}"
-    mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-    return path
-
-
 @pytest.fixture
-def store(tmp_path, empty_db):
+def store(tmp_path, empty_mlflow_db):
     """(client, model_uri): a fresh store holding one logged (not yet registered) tiny pyfunc."""
-    shutil.copy(empty_db, tmp_path / "mlflow.db")
+    shutil.copy(empty_mlflow_db, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     restore = pointed_at(uri)
     try:

@@ -2,7 +2,6 @@
 SQLite store under tmp_path."""
 
 import json
-import os
 
 import mlflow
 import pandas as pd
@@ -13,6 +12,7 @@ from tabflow import settings, tracking
 from tabflow.model.inputs import prepare
 from tabflow.model.network import MLPParams, fit_network
 from tabflow.serving import pyfunc
+from tests.helpers import pointed_at
 
 NAME = "served"
 MAX_BYTES = 16_384
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.te
 def served(tmp_path_factory, splits):
     """(TestClient, test rows): version 1 of NAME @champion, served with a small body limit and no polling."""
     store = tmp_path_factory.mktemp("serve") / "store"
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
+    restore = pointed_at(mlflow.get_tracking_uri())  # records the global URIs, to restore them at the end
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv(settings.WEBHOOK_SECRET, raising=False)
@@ -52,12 +52,7 @@ def served(tmp_path_factory, splits):
             with TestClient(create_app()) as http:
                 yield http, splits.x("test").head(5).reset_index(drop=True), splits
         finally:
-            mlflow.set_tracking_uri(previous[0])
-            mlflow.set_registry_uri(previous[1])
-            if exported is None:
-                os.environ.pop("MLFLOW_TRACKING_URI", None)
-            else:
-                os.environ["MLFLOW_TRACKING_URI"] = exported
+            restore()
 
 
 def split_body(frame: pd.DataFrame) -> str:
