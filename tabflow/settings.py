@@ -16,12 +16,9 @@ TRACKING_URI = "MLFLOW_TRACKING_URI"  # MLflow's own: a tracking server instead 
 PREFECT_API_URL = "PREFECT_API_URL"  # Prefect's own: a Prefect server instead of a temporary one
 PREFECT_HOME = "PREFECT_HOME"  # Prefect's own: its state (tabflow keeps it in ./.prefect)
 
-# tabflow serve's settings, handed from the CLI to each uvicorn worker process through the environment.
-SERVE_STORE = "TABFLOW_SERVE_STORE"
-SERVE_MODEL = "TABFLOW_SERVE_MODEL"
-SERVE_ALIAS = "TABFLOW_SERVE_ALIAS"
-SERVE_POLL_S = "TABFLOW_SERVE_POLL_S"
-SERVE_MAX_BYTES = "TABFLOW_SERVE_MAX_BYTES"
+# tabflow serve's settings (tabflow.serving.http.ServeSettings as JSON), handed from the CLI to each uvicorn
+# worker process through the environment.
+SERVE = "TABFLOW_SERVE"
 
 # Data rules.
 MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes

@@ -204,7 +204,7 @@ def _prefect_server() -> LocalPrefectServer | None:
 def serve(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
-    from tabflow.serving.http import serve
+    from tabflow.serving.http import ServeSettings, serve
     from tabflow.tracking import alias_version
 
     _registry(args)
@@ -232,16 +232,14 @@ def serve(args: argparse.Namespace) -> int:
         f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
         flush=True,
     )
-    serve(
-        str(Path(args.store).resolve()),
-        args.model,
-        args.alias,
-        args.host,
-        args.port,
-        args.workers,
-        args.poll,
-        int(args.max_body_mb * 2**20),
+    cfg = ServeSettings(
+        model=args.model,
+        alias=args.alias,
+        store=str(Path(args.store).resolve()),
+        poll_s=args.poll,
+        max_bytes=int(args.max_body_mb * 2**20),
     )
+    serve(cfg, args.host, args.port, args.workers)
     return 0
 
 

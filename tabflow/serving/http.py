@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from fastapi import Request  # at module level: FastAPI resolves the endpoint's annotation here
+from pydantic import BaseModel, Field
 
 import tabflow
 from tabflow import settings
@@ -23,18 +24,25 @@ from tabflow.serving.webhooks import signed
 from tabflow.tracking import configure
 
 
+class ServeSettings(BaseModel, frozen=True, extra="forbid"):
+    """What `tabflow serve` was asked for. A new setting is a field here and a flag in tabflow/cli/parser.py."""
+
+    model: str
+    alias: str = "champion"
+    store: str = "mlruns"
+    poll_s: float = Field(5.0, gt=0)
+    max_bytes: int = Field(10 * 2**20, gt=0)
+
+
 def create_app():
-    """The ASGI app, configured from TABFLOW_SERVE_* (uvicorn builds one per worker process)."""
+    """The ASGI app, configured from ServeSettings in TABFLOW_SERVE (uvicorn builds one per worker process)."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response
 
-    configure(Path(os.environ.get(settings.SERVE_STORE, "mlruns")))
-    slot = Slot(
-        os.environ[settings.SERVE_MODEL],
-        os.environ.get(settings.SERVE_ALIAS, "champion"),
-        float(os.environ.get(settings.SERVE_POLL_S, "5")),
-    )
-    limit = int(os.environ.get(settings.SERVE_MAX_BYTES, str(10 * 2**20)))
+    cfg = ServeSettings.model_validate_json(os.environ[settings.SERVE])
+    configure(Path(cfg.store))
+    slot = Slot(cfg.model, cfg.alias, cfg.poll_s)
+    limit = cfg.max_bytes
     slot.start()
     app = FastAPI(title=f"tabflow: {slot.name}@{slot.alias}", version=tabflow.__version__)
 
@@ -106,18 +114,10 @@ def create_app():
     return app
 
 
-def serve(store: str, name: str, alias: str, host: str, port: int, workers: int, poll_s: float, max_bytes: int) -> None:
+def serve(cfg: ServeSettings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    os.environ.update(
-        {
-            settings.SERVE_STORE: store,
-            settings.SERVE_MODEL: name,
-            settings.SERVE_ALIAS: alias,
-            settings.SERVE_POLL_S: str(poll_s),
-            settings.SERVE_MAX_BYTES: str(max_bytes),
-        }
-    )
+    os.environ[settings.SERVE] = cfg.model_dump_json()
     uvicorn.run(
         "tabflow.serving.http:create_app",
         factory=True,

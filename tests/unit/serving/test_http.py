@@ -40,11 +40,11 @@ def served(tmp_path_factory, splits):
             info = pyfunc.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id)
             version = mlflow.register_model(info.model_uri, NAME, tags={"task": splits.task})
             client.set_registered_model_alias(NAME, tracking.CHAMPION, version.version)
-            mp.setenv(settings.SERVE_STORE, str(store))
-            mp.setenv(settings.SERVE_MODEL, NAME)
-            mp.setenv(settings.SERVE_ALIAS, "champion")
-            mp.setenv(settings.SERVE_POLL_S, "3600")  # the watcher thread stays asleep for the module
-            mp.setenv(settings.SERVE_MAX_BYTES, str(MAX_BYTES))
+            from tabflow.serving.http import ServeSettings
+
+            # poll_s: the watcher thread stays asleep for the module
+            serve = ServeSettings(model=NAME, store=str(store), poll_s=3600, max_bytes=MAX_BYTES)
+            mp.setenv(settings.SERVE, serve.model_dump_json())
             from fastapi.testclient import TestClient  # here, not at import: its warning is filtered in tests
 
             from tabflow.serving.http import create_app
