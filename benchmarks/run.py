@@ -1,7 +1,8 @@
 """`make bench`: measures tabflow against its baselines and writes benchmarks/RESULTS.md.
 
 Each figure is a median over repeated runs, measured in the same session as its baseline, runs interleaved so
-that machine noise hits both alike. Usage: python benchmarks/run.py [--repeats 5] [--trials 20]
+that machine noise hits both alike. Usage: python benchmarks/run.py [--repeats 5] [--trials 20] [--sections a,b]
+[--quality-seeds 1 2 3 4 5] [--tables penguins,OJ] [--network current] (the last three: section 3, quality.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import quality  # benchmarks/quality.py: cheap to import (no TensorFlow), its report renders section 3
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 
@@ -27,7 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4], help="section 2's other splits")
+    parser.add_argument("--quality-seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5], help="section 3's splits")
+    parser.add_argument("--tables", default="", help="section 3's tables, e.g. penguins,OJ (default: all)")
+    parser.add_argument("--network", default="current", help="section 3's network builder(s), by name")
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
@@ -37,7 +43,16 @@ def main() -> None:
     chosen = [s.strip() for s in args.sections.split(",")]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    command = f"`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}" + (
+    extra = "".join(
+        f" --{flag} {value}"
+        for flag, value, default in (
+            ("quality-seeds", " ".join(map(str, args.quality_seeds)), "1 2 3 4 5"),
+            ("tables", args.tables, ""),
+            ("network", args.network, "current"),
+        )
+        if value != default
+    )
+    command = f"`python benchmarks/run.py --repeats {args.repeats} --trials {args.trials}{extra}" + (
         f" --sections {args.sections}`" if args.sections != ",".join(SECTIONS) else "` (`make bench`)"
     )
     commit = (
@@ -141,12 +156,27 @@ def measure_quality(seeds: list[int], trials: int) -> list[dict]:
     return rows
 
 
-def measure_tables(trials: int) -> list[dict]:
-    print("quality across tables and tasks (benchmarks/quality.py)", flush=True)
-    out = subprocess.run(
-        [sys.executable, str(HERE / "quality.py"), str(trials)], cwd=WORK, check=True, capture_output=True, text=True
-    )
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+def measure_tables(args) -> dict:
+    """benchmarks/quality.py in its own process (its progress lines shown as they come); its raw results stay in
+    benchmarks/quality.json, for comparing reruns."""
+    print("quality across tables (benchmarks/quality.py)", flush=True)
+    cmd = [
+        sys.executable,
+        str(HERE / "quality.py"),
+        "--trials",
+        ",".join(map(str, sorted({1, args.trials}))),
+        "--seeds",
+        ",".join(map(str, args.quality_seeds)),
+        "--network",
+        args.network,
+        "--out",
+        str(QUALITY_JSON),
+    ] + (["--tables", args.tables] if args.tables else [])
+    subprocess.run(cmd, cwd=WORK, check=True)
+    return json.loads(QUALITY_JSON.read_text())
+
+
+QUALITY_JSON = HERE / "quality.json"
 
 
 SCALE_ROWS = (10_000, 100_000, 1_000_000)
@@ -217,43 +247,6 @@ def scale_section(runs: dict[int, list[dict]], repeats: int) -> list[str]:
         "",
     ]
     return lines
-
-
-def tables_section(rows: list[dict], trials: int) -> list[str]:
-    lines = [
-        "## 3. Quality across tables and tasks",
-        "",
-        f"`python benchmarks/quality.py {trials}`: scikit-learn's wine (3 classes), digits (10 classes) and "
-        "diabetes (regression) tables, and two generated tables with numbers, a 40-level categorical column with "
-        "rare levels, a date and missing values (binary, regression), each split 70/15/15 (seed 42). The tuned "
-        f"network ({trials} trials, tabflow's own code path) beside a dummy, a linear model (logistic or ridge "
-        "regression) and scikit-learn's histogram gradient boosting (defaults), all on the same preprocessing "
-        "(the linear model with categories one-hot, gradient boosting with them as native categories). "
-        "Primary metric: AUC (macro one-vs-rest for multiclass; higher is better) or RMSE (lower is better).",
-        "",
-        "| table | task | rows | metric | network | dummy | linear | gradient boosting | network against the best "
-        "baseline |",
-        "|---|---|---:|---|---:|---:|---:|---:|---|",
-    ]
-    for row in rows:
-        s, lower = row["scores"], row["task"] == "regression"
-        for metric in ("rmse", "r2") if lower else ("auc", "accuracy"):
-            linear = "ridge" if lower else "logreg"
-            values = {k: s[k][metric] for k in ("network", "dummy", linear, "hgb")}
-            best_name = (min if metric == "rmse" else max)(("dummy", linear, "hgb"), key=lambda k: values[k])
-            gap = values["network"] - values[best_name]
-            verdict = "ahead of" if (gap < 0 if metric == "rmse" else gap > 0) else "behind"
-            beat = (
-                "beats"
-                if (values["network"] < values["dummy"] if metric == "rmse" else values["network"] > values["dummy"])
-                else "DOES NOT beat"
-            )
-            lines.append(
-                f"| {row['table']} | {row['task']} | {row['rows']} | {metric} | {values['network']:.4f} | "
-                f"{values['dummy']:.4f} | {values[linear]:.4f} | {values['hgb']:.4f} | {verdict} "
-                f"{best_name} by {abs(gap):.4f}; {beat} the dummy |"
-            )
-    return [*lines, ""]
 
 
 def med(values) -> float:
@@ -573,10 +566,10 @@ def profile_section(p: dict) -> list[str]:
     ]
 
 
-SECTIONS = ("training", "tables", "scale", "bootstrap", "serving", "profile")
+SECTIONS = ("training", "quality", "scale", "bootstrap", "serving", "profile")
 NUMBERS = {
     "training": ("1", "2"),
-    "tables": ("3",),
+    "quality": ("3",),
     "scale": ("4",),
     "bootstrap": ("5",),
     "serving": ("6",),
@@ -586,7 +579,7 @@ MEASURE = {
     "training": lambda a: training_section(
         measure_overhead(a.repeats, a.trials), measure_quality(a.seeds, a.trials), a
     ),
-    "tables": lambda a: tables_section(measure_tables(a.trials), a.trials),
+    "quality": lambda a: quality.render(measure_tables(a)),
     "scale": lambda a: scale_section(measure_scale(SCALE_ROWS, a.repeats), a.repeats),
     "bootstrap": lambda a: bootstrap_section(measure_bootstrap(a.repeats), a.repeats),
     "serving": lambda a: serving_section(measure_serving(a.repeats)),
