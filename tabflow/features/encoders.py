@@ -75,3 +75,29 @@ class DateParts(TransformerMixin, BaseEstimator):
             for part in self.PARTS
         ]
         return np.column_stack(cols) if cols else np.empty((len(x), 0))
+
+
+class RealScaler(TransformerMixin, BaseEstimator):
+    """RealMLP's numeric scaling (pytabkit's robust_scale + smooth_clip): subtract the training median, multiply by
+    1 / IQR (by 2 / (max - min) when the IQR is 0, by 0 for a constant column), then clip smoothly into (-3, 3)
+    with z / sqrt(1 + (z / 3)^2): outliers keep their order but no longer dominate a layer's input.
+
+    Unlike sklearn's RobustScaler, a column whose IQR is 0 (a rare flag, a missing-value indicator) is still scaled
+    by its range, as pytabkit does, instead of being left as it is."""
+
+    def fit(self, x, y=None):
+        values = np.asarray(x, dtype="float64")
+        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
+        iqr, half_range = q75 - q25, 0.5 * (values.max(axis=0) - values.min(axis=0))
+        with np.errstate(divide="ignore"):
+            factor = np.where(iqr > 0, 1.0 / iqr, np.where(half_range > 0, 1.0 / half_range, 0.0))
+        self.center_, self.factor_ = median.astype("float32"), factor.astype("float32")
+        return self
+
+    def transform(self, x) -> np.ndarray:
+        return smooth_clip((np.asarray(x, dtype="float32") - self.center_) * self.factor_)
+
+
+def smooth_clip(z: np.ndarray) -> np.ndarray:
+    """z / sqrt(1 + (z / 3)^2): about z near 0, bounded by +-3 (RealMLP's smooth clip)."""
+    return z / np.sqrt(1 + (z / 3) ** 2)

@@ -36,19 +36,23 @@ def fit_preprocessor(
     return make_preprocessor(roles, max_categories, one_hot).fit(train_x)
 
 
-def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot: bool = False) -> Pipeline:
+def make_preprocessor(
+    roles: dict[str, str], max_categories: int = 1000, one_hot: bool = False, numeric: str = "robust"
+) -> Pipeline:
     """Raw rows in, one float matrix out, every statistic fitted on the training split alone.
 
     numeric: median imputation with missing-value indicators, robust scaling (median and IQR: a few outliers
     do not squash the rest); datetime: year, month, day, weekday and hour, then as numeric; categorical, last:
     one integer code per column (tabflow.features.encoders.Vocabulary), which the network one-hot encodes or
-    embeds. `one_hot` expands the codes here instead, as a sparse matrix, for the linear baselines.
+    embeds. `one_hot` expands the codes here instead, as a sparse matrix, for the linear baselines. `numeric`
+    "realmlp" scales numbers as RealMLP does instead (tabflow.features.encoders.RealScaler: a smooth clip after
+    the robust scale).
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
     from tabflow.features.coerce import as_float32, coerce
-    from tabflow.features.encoders import DateParts, Vocabulary
+    from tabflow.features.encoders import DateParts, RealScaler, Vocabulary
 
     def numbers():
         # float32, in place: the network reads float32 anyway, and float64 copies at each step multiplied the
@@ -56,7 +60,7 @@ def make_preprocessor(roles: dict[str, str], max_categories: int = 1000, one_hot
         return [
             FunctionTransformer(as_float32),
             SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True, copy=False),
-            RobustScaler(copy=False),
+            RealScaler() if numeric == "realmlp" else RobustScaler(copy=False),
         ]
 
     by_role = {role: [c for c, r in roles.items() if r == role] for role in ("numeric", "categorical", "datetime")}

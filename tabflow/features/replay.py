@@ -15,26 +15,32 @@ import numpy as np
 import pandas as pd
 
 from tabflow.features.coerce import coerce, numbers
-from tabflow.features.encoders import DateParts
+from tabflow.features.encoders import DateParts, smooth_clip
 
 
 @dataclass(frozen=True)
 class NumericReplay:
-    """A fitted as_float32 -> SimpleImputer(median, add_indicator) -> RobustScaler pipeline."""
+    """A fitted as_float32 -> SimpleImputer(median, add_indicator) -> RobustScaler or RealScaler pipeline."""
 
     fill: np.ndarray  # float32, one per column
     flagged: np.ndarray  # columns whose missingness becomes an indicator column
     center: np.ndarray
-    scale: np.ndarray
+    scale: np.ndarray  # RobustScaler divides by it; RealScaler multiplies by it, then clips
+    real: bool = False
 
     @classmethod
     def of(cls, pipeline) -> NumericReplay:
         steps = pipeline.named_steps
-        imputer, scaler = steps["simpleimputer"], steps["robustscaler"]
+        imputer = steps["simpleimputer"]
         flagged = imputer.indicator_.features_ if imputer.indicator_ is not None else np.empty(0, dtype=int)
+        fill = imputer.statistics_.astype("float32")
+        if "realscaler" in steps:
+            real = steps["realscaler"]
+            return cls(fill, np.asarray(flagged), real.center_, real.factor_, real=True)
+        scaler = steps["robustscaler"]  # any other step: a KeyError, and the replay declines
         center = np.asarray(scaler.center_ if scaler.center_ is not None else 0.0)
         scale = np.asarray(scaler.scale_ if scaler.scale_ is not None else 1.0)
-        return cls(imputer.statistics_.astype("float32"), np.asarray(flagged), center, scale)
+        return cls(fill, np.asarray(flagged), center, scale)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         x = values.astype("float32")
@@ -42,6 +48,8 @@ class NumericReplay:
         x = np.where(missing, self.fill, x)
         if len(self.flagged):
             x = np.hstack([x, missing[:, self.flagged].astype("float32")])
+        if self.real:
+            return smooth_clip((x - self.center) * self.scale)  # RealScaler's own arithmetic, in float32
         x -= self.center  # in place on float32, as RobustScaler(copy=False) does: the same rounding
         x /= self.scale
         return x

@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from tabflow.features.preprocessor import fit_preprocessor
+from tabflow.features.preprocessor import fit_preprocessor, make_preprocessor
 from tabflow.features.replay import replay_for
 
 
@@ -31,9 +32,10 @@ ROLES = {
 }
 
 
-def test_numpy_replay_equals_the_fitted_pipeline_on_rows_it_never_saw():
+@pytest.mark.parametrize("numeric", ["robust", "realmlp"])
+def test_numpy_replay_equals_the_fitted_pipeline_on_rows_it_never_saw(numeric):
     train = mixed(800, 0)
-    pre = fit_preprocessor(train, ROLES)
+    pre = make_preprocessor(ROLES, numeric=numeric).fit(train)
     replay = replay_for(pre, train.head(5))
     assert replay is not None, (
         "the numpy replay declined a preprocessor with every role: a step in tabflow/features/preprocessor.py that "
