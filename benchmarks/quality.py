@@ -258,9 +258,37 @@ def current_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
     return out
 
 
+def realmlp_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
+    """RealMLP-TD's defaults (tabflow.model.realmlp), no tuning yet: every budget is the one default fit."""
+    from tabflow.features.preprocessor import transform
+    from tabflow.model.inputs import prepare
+    from tabflow.model.network import predict_proba
+    from tabflow.model.realmlp import RealMLPParams, fit_realmlp
+
+    data = prepare(splits, cfg.data.max_categories, "none", numeric="realmlp")
+    tick = time.perf_counter()
+    network, history = fit_realmlp(RealMLPParams(), data, cfg.seed)
+    seconds = time.perf_counter() - tick
+    objective = data.head.objective
+    fit = {
+        "output": predict_proba(network, transform(data.preprocessor, splits.x("test"))),
+        "final_seconds": seconds,
+        "epochs": len(history[objective]),
+        "best_epoch": int(min(range(len(history[objective])), key=history[objective].__getitem__)),
+        "best_trial": 0,
+        "best_val": float(min(history[objective])),
+        "params": {},
+        "trial_seconds": [seconds],
+        "pruned": 0,
+        "tune_rows": len(data.x_train),
+        "seconds": seconds,
+    }
+    return dict.fromkeys(budgets, fit)
+
+
 # The network builders by name (--network): each takes the splits, the run's config and the trial budgets, and
 # returns per budget a dict with "output" (tabflow.metrics.scores' format), "seconds" and "trial_seconds".
-NETWORKS: dict[str, Callable] = {"current": current_network}
+NETWORKS: dict[str, Callable] = {"current": current_network, "realmlp": realmlp_network}
 
 
 def _environment() -> None:

@@ -42,8 +42,10 @@ class Prepared:
         return replace(self, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
 
 
-def prepare(splits: Splits, max_categories: int = 1000, class_weight: str = "auto") -> Prepared:
-    pre = make_preprocessor(splits.roles, max_categories)
+def prepare(
+    splits: Splits, max_categories: int = 1000, class_weight: str = "auto", numeric: str = "robust"
+) -> Prepared:
+    pre = make_preprocessor(splits.roles, max_categories, numeric=numeric)
     x_train = np.asarray(pre.fit_transform(splits.x("train")), dtype="float32")  # fitting computes it anyway
     y_train = splits.y("train")
     classification = task_type(splits.task).classification
