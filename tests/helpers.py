@@ -61,3 +61,24 @@ def mlflow_pointed_at(uri: str) -> Iterator[None]:
         yield
     finally:
         restore()
+
+
+def mixed_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    price = [f"{v:.2f}" for v in rng.uniform(1, 100, n)]
+    price[3] = "abc"
+    return pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "code": rng.integers(0, 4, n),
+            "row_number": np.arange(n),
+            "customer_id": rng.permutation(n) * 7 + 1000,
+            "city": rng.choice(["Oslo", "Lima", "Pune", None], n),
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "when": pd.date_range("2024-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
+            "note": [f"free text number {i} here" for i in range(n)],
+            "price": price,
+            "const": 5,
+            "y": ["a", "b"] * (n // 2),
+        }
+    )

@@ -8,27 +8,7 @@ from tabflow.data import clean
 from tabflow.features.preprocessor import Layout, fit_preprocessor, layout
 from tabflow.model.inputs import prepare
 from tabflow.model.network import MLPParams, build_network, embedding_dim
-
-
-def mixed_frame(n: int = 40) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    price = [f"{v:.2f}" for v in rng.uniform(1, 100, n)]
-    price[3] = "abc"
-    return pd.DataFrame(
-        {
-            "num": rng.normal(size=n),
-            "code": rng.integers(0, 4, n),
-            "row_number": np.arange(n),
-            "customer_id": rng.permutation(n) * 7 + 1000,
-            "city": rng.choice(["Oslo", "Lima", "Pune", None], n),
-            "flag": rng.integers(0, 2, n).astype(bool),
-            "when": pd.date_range("2024-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
-            "note": [f"free text number {i} here" for i in range(n)],
-            "price": price,
-            "const": 5,
-            "y": ["a", "b"] * (n // 2),
-        }
-    )
+from tests.helpers import mixed_frame
 
 
 def test_preprocessor_handles_unseen_categories_and_missing_values():
@@ -63,7 +43,6 @@ def test_imputation_uses_train_medians(splits):
 
 
 def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
-    import pandas as pd
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
