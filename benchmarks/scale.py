@@ -98,7 +98,7 @@ def measure(csv: Path) -> dict:
     )
     splits = phase("split", lambda: split(cleaned, cfg.split, cfg.seed))
     prepared = phase("preprocess", lambda: prepare(splits, cfg.data.max_categories, cfg.train.class_weight))
-    phase("epoch", lambda: fit_network(MLPParams(batch_size=512), prepared, max_epochs=1, seed=0))
+    phase("epoch", lambda: fit_network(MLPParams(batch_size=512), prepared, epochs=1, seed=0))
     return {
         "table_mb": round(table_mb, 1),
         "baseline_mb": round(base, 1),

@@ -18,6 +18,9 @@ from tabflow.task_types import task_type
 BUILTIN_PREFIX = "builtin:"
 
 
+EPOCHS = 128  # RealMLP trains 256; benchmarks/RESULTS.md, section 3, has what fewer costs
+
+
 class Section(BaseModel, frozen=True, extra="forbid"):
     """Every section rejects unknown keys, so a typo in the YAML is an error, not a silent default."""
 
@@ -61,7 +64,12 @@ class SplitConfig(Section):
 class TuneConfig(Section):
     n_trials: int = Field(20, ge=1, description="finished trials the study should hold")
     timeout_s: float | None = Field(None, gt=0)
-    max_epochs: int = Field(30, ge=1)
+    max_epochs: int = Field(
+        EPOCHS,
+        ge=1,
+        description="epochs of every fit, the trials' and the final one: the learning-rate schedule spans them "
+        "and the best validation epoch is kept",
+    )
     pruner: Literal["median", "hyperband", "none"] = "median"
     max_rows: int = Field(
         100_000,
@@ -72,12 +80,23 @@ class TuneConfig(Section):
 
 
 class TrainConfig(Section):
-    max_epochs: int = Field(100, ge=1)
     class_weight: Literal["auto", "balanced", "none"] = Field(
-        "auto", description="auto: balanced when the rarest class has under half the rows of the most common"
+        "none",
+        description="balanced: each class carries the same weight in the loss; auto: balanced when the rarest "
+        "class has under half the rows of the most common. Weights trade log loss and accuracy for recall on "
+        "the rare class",
     )
-    patience: int = Field(10, ge=1, description="epochs without a better val loss before the final fit stops")
-    # (val loss on the demo table's small val split is noisy: fewer epochs stopped good fits early)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, values: Any) -> Any:
+        gone = sorted({"max_epochs", "patience"} & set(values)) if isinstance(values, dict) else []
+        if gone:
+            raise ValueError(
+                f"train.{' and train.'.join(gone)} no longer exist: the final fit trains tune.max_epochs epochs "
+                "and keeps its best validation epoch; delete the line"
+            )
+        return values
 
 
 class GateConfig(Section):

@@ -29,7 +29,6 @@ IMBALANCED = 0.5  # class_weight "auto" weights classes when the rarest has unde
 
 # Speed and memory.
 CHUNK_ROWS = 100_000  # rows transformed or scored at once: intermediates stay a bounded size
-GATHER_ROWS = 100_000  # from this many training rows up, batches are gathered from one copy of the matrix
 SMALL_REQUEST = 100  # rows; up to this many, serving replays the preprocessing in numpy (tabflow.features.replay)
 CHUNK_CELLS = 250_000  # bootstrap resamples x rows at once: the count matrix stays in cache
 SAMPLE_ROWS = 200  # test rows the servability check scores

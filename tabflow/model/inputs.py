@@ -43,7 +43,7 @@ class Prepared:
 
 
 def prepare(
-    splits: Splits, max_categories: int = 1000, class_weight: str = "auto", numeric: str = "robust"
+    splits: Splits, max_categories: int = 1000, class_weight: str = "none", numeric: str = "realmlp"
 ) -> Prepared:
     pre = make_preprocessor(splits.roles, max_categories, numeric=numeric)
     x_train = np.asarray(pre.fit_transform(splits.x("train")), dtype="float32")  # fitting computes it anyway

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tabflow import settings
 from tabflow.features.preprocessor import Layout
 from tabflow.task_types import task_type
 
@@ -20,16 +20,36 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MLPParams:
-    n_layers: int = 2
-    units: int = 64
-    dropout: float = 0.1
-    l2: float = 1e-4
-    learning_rate: float = 1e-3
-    batch_size: int = 32
-    activation: str = "relu"
+    """One network: RealMLP-TD's defaults (Holzmüller et al., 2024, pytabkit), and TabM's batch ensemble as an
+    option (`ensemble` members; 1 is a plain MLP). Every part can be switched off: `embedding`, `front_scale`,
+    `weight_decay=0`, `label_smoothing=0`, `schedule="constant"`, `ensemble=1`."""
+
+    width: int = 256
+    depth: int = 3
+    dropout: float = 0.15
+    learning_rate: float = 0.04  # pytabkit's: 0.04 for classes, 0.2 for regression (default_params)
+    weight_decay: float = 0.0  # AdamW's, decoupled; never on biases, scales, embeddings or activations
+    activation: str = "selu"  # selu, mish or relu, each parametric (tabflow.model.layers.ParametricActivation)
+    embedding: bool = True  # the PBLD periodic embedding of each number
+    sigma: float = 0.1  # the periodic embedding's frequency scale
+    front_scale: bool = True
+    label_smoothing: float = 0.0
+    ensemble: int = 1
+    batch_size: int = 256
+    schedule: str = "coslog"  # RealMLP's coslog4 over the fit's epochs, or "constant"
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def default_params(task: str) -> MLPParams:
+    """RealMLP-TD's defaults for the task: regression takes a larger step and Mish."""
+    return MLPParams(learning_rate=0.2, activation="mish") if task == "regression" else MLPParams()
+
+
+def params_for(task: str, values: dict) -> MLPParams:
+    """A trial's or a run's parameters over the task's defaults (a trial records only what it sampled)."""
+    return replace(default_params(task), **values)
 
 
 @dataclass(frozen=True)
@@ -48,61 +68,71 @@ class Head:
         return task_type(self.task).objective
 
 
-def embedding_dim(tokens: int) -> int:
-    """fastai's rule of thumb (1.6 * n ** 0.56), capped: a 1,000-value column gets 16 numbers, not 1,000."""
-    return max(2, min(16, round(1.6 * tokens**0.56)))
-
-
-def build_network(params: MLPParams, layout: Layout | int, head: Head = Head()) -> keras.Model:
+def build_network(params: MLPParams, layout: Layout | int, head: Head = Head(), seed: int = 0) -> Network:
+    """The trained part (ending in logits, or the standardised prediction) and the served model on top of it."""
     import keras
+
+    from tabflow.model import layers as tl
 
     layout = layout if isinstance(layout, Layout) else Layout(layout)
+    k = params.ensemble
     inputs = keras.Input(shape=(layout.width,), name="features")
-    x = _encoded(inputs, layout)
-    reg = keras.regularizers.L2(params.l2)
-    for i in range(params.n_layers):
-        x = keras.layers.Dense(params.units, activation=params.activation, kernel_regularizer=reg, name=f"dense_{i}")(x)
+    x = _encoded(inputs, layout, params, seed)
+    stack: list = [tl.FrontScale(lr_factor=6.0, name="front_scale")] if params.front_scale else []
+    if k > 1:
+        stack.append(tl.EnsembleView(k, name="members"))
+    for i in range(params.depth):
+        if k > 1:
+            init = ("normal" if params.embedding else "random-signs") if i == 0 else "ones"
+            stack.append(tl.BatchEnsembleDense(params.width, k, init, seed=seed + 10 + i, name=f"dense_{i}"))
+        else:
+            stack.append(tl.NTKDense(params.width, bias_lr_factor=0.1, seed=seed + 10 + i, name=f"dense_{i}"))
+        stack.append(tl.ParametricActivation(params.activation, lr_factor=0.1, name=f"act_{i}"))
         if params.dropout > 0:
-            x = keras.layers.Dropout(params.dropout, name=f"dropout_{i}")(x)
-    weight = 1.0
-    if head.task == "binary":
-        out = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-        loss = "binary_crossentropy"
-        metrics = [keras.metrics.AUC(name="auc"), keras.metrics.BinaryCrossentropy(name="log_loss")]
-    elif head.task == "multiclass":
-        out = keras.layers.Dense(head.n_classes, activation="softmax", name="probability")(x)
-        loss = "sparse_categorical_crossentropy"
-        metrics = [
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseCategoricalCrossentropy(name="log_loss"),
-        ]
+            stack.append(keras.layers.Dropout(params.dropout, name=f"dropout_{i}"))
+    units = head.n_classes if head.task == "multiclass" else 1
+    if k > 1:
+        stack.append(tl.EnsembleHead(units, k, seed=seed + 99, name="out"))
     else:
-        out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(
-            keras.layers.Dense(1, name="standardised")(x)
-        )
-        loss = "mean_squared_error"
-        weight = 1.0 / head.std**2  # the loss on the standardised scale, so L2 means the same in any units
-        metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(name="mae")]
-    model = keras.Model(inputs, out, name="mlp")
-    # XLA would compile each trial's tiny graph anew: seconds of work for sub-second fits.
-    model.compile(
-        optimizer=keras.optimizers.Adam(params.learning_rate),
-        loss=loss,
-        loss_weights=weight,
-        metrics=metrics,
-        jit_compile=False,
-    )
-    return model
+        stack.append(tl.NTKDense(units, bias_lr_factor=0.1, seed=seed + 99, name="out"))
+    h = x
+    for layer in stack:
+        h = layer(h)
+    trained = keras.Model(inputs, h, name="trained")
+    if k > 1:
+        out = tl.EnsembleMean(head.task, name="ensemble_mean")(h)
+    elif head.task == "binary":
+        out = keras.layers.Activation("sigmoid", name="probability")(h)
+    elif head.task == "multiclass":
+        out = keras.layers.Activation("softmax", name="probability")(h)
+    else:
+        out = h
+    if head.task == "regression":
+        out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(out)
+    return Network(trained, keras.Model(inputs, out, name="mlp"), keras.Model(inputs, x, name="encoded"), stack)
 
 
-def _encoded(inputs, layout: Layout):
-    """The dense block as it is; the one-hot group as one multi-hot vector (one slot per code of each column);
-    the embedded group through one shared embedding table, a vector per column."""
+@dataclass
+class Network:
+    trained: keras.Model  # what the loss sees: logits (per member with an ensemble), or the standardised value
+    served: keras.Model  # probabilities or the prediction in the target's units: what is logged and served
+    encoder: keras.Model  # inputs to the first layer of `stack`, for the data-dependent init
+    stack: list
+
+
+def _encoded(inputs, layout: Layout, params: MLPParams, seed: int):
+    """Numbers through the periodic embedding (or as they are); the one-hot group as one multi-hot vector (one
+    slot per code of each column); the embedded group through one shared table, 8 numbers per column (RealMLP's)."""
     import keras
 
-    if not (layout.one_hot or layout.embedded):
-        return inputs
-    parts = [inputs[:, : layout.dense]] if layout.dense else []
+    from tabflow.model import layers as tl
+
+    parts = []
+    if layout.dense:
+        dense = inputs[:, : layout.dense]
+        if params.embedding:
+            dense = tl.PeriodicEmbedding(sigma=params.sigma, lr_factor=0.1, seed=seed, name="periodic")(dense)
+        parts.append(dense)
     start = layout.dense
     if layout.one_hot:
         codes = keras.ops.cast(inputs[:, start : start + len(layout.one_hot)], "int32")
@@ -110,68 +140,122 @@ def _encoded(inputs, layout: Layout):
         start += len(layout.one_hot)
     if layout.embedded:
         codes = keras.ops.cast(inputs[:, start:], "int32")
-        table = keras.layers.Embedding(sum(layout.embedded), embedding_dim(max(layout.embedded)), name="embedding")
+        table = keras.layers.Embedding(
+            sum(layout.embedded),
+            8,
+            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed + 1),
+            name="embedding",
+        )
         parts.append(keras.layers.Flatten(name="embedded")(table(codes)))
     return keras.layers.Concatenate(name="encoded")(parts) if len(parts) > 1 else parts[0]
 
 
-def fit_network(params: MLPParams, data: Prepared, max_epochs: int, seed: int, callbacks=()) -> tuple:
-    """Train a fresh network; returns it with its per-epoch history (train_loss, val_auc, ...)."""
+OnEpoch = Callable[[int, dict[str, float]], bool]  # (epoch, metrics) -> stop now
+
+
+def fit_network(
+    params: MLPParams, data: Prepared, epochs: int, seed: int, on_epoch: OnEpoch | None = None
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train a fresh network for `epochs` (the schedule spans them) and restore its best validation epoch, as
+    RealMLP does; returns the served model and the per-epoch history (train_loss and the validation objective).
+
+    The loop is one compiled function per epoch over batches gathered from one copy of the rows: Keras' `fit`
+    spends more per epoch on its own machinery than a small table's epoch of training takes
+    (benchmarks/RESULTS.md, section 1)."""
     import keras
-
-    keras.utils.set_random_seed(seed)
-    model = build_network(params, data.layout or data.x_train.shape[1], data.head)
-    train, val = _datasets(data, params.batch_size, seed)
-    model.fit(
-        train,
-        validation_data=val,
-        epochs=max_epochs,
-        verbose=0,
-        callbacks=list(callbacks),
-        shuffle=False,
-        class_weight=data.class_weight,
-    )  # the dataset shuffles itself, seeded
-    history = {_metric_name(k): [float(v) for v in vals] for k, vals in model.history.history.items()}
-    return model, history
-
-
-def _datasets(data: Prepared, batch_size: int, seed: int):
-    """tf.data pipelines, shuffled afresh each epoch with a seed.
-
-    Small tables: rows cached as tensors and shuffled (numpy arrays were several times slower an epoch: Keras
-    re-wraps them every epoch). Large ones: shuffled row numbers, each batch gathered from one copy of the
-    matrix: the cache and the shuffle buffer would hold two more copies, with per-row overhead, and were slower an
-    epoch on large tables, while on small ones gathering was the slower (benchmarks/RESULTS.md, section 4).
-    """
     import tensorflow as tf
 
+    from tabflow.model import layers as tl
+
+    keras.utils.set_random_seed(seed)
+    net = build_network(params, data.layout or data.x_train.shape[1], data.head, seed)
+    rng = np.random.default_rng(seed)
     n = len(data.x_train)
-    if n < settings.GATHER_ROWS:
-        train = (
-            tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-            .cache()
-            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-        )
+    sample = data.x_train[rng.choice(n, min(n, 4096), replace=False)]
+    tl.data_init(net.stack, np.asarray(net.encoder(sample, training=False)), seed=seed)
+    batch = min(params.batch_size, n)
+    steps = n // batch  # the last, partial batch is dropped each epoch, as RealMLP and TabM do
+    lr = tl.CosLog(params.learning_rate, epochs * steps) if params.schedule == "coslog" else params.learning_rate
+    if params.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=params.weight_decay, beta_2=0.95, epsilon=1e-8)
+        optimizer.exclude_from_weight_decay(var_list=tl.no_decay_variables(net.trained))
     else:
-        x, y = tf.constant(data.x_train), tf.constant(data.y_train)
-        train = (
-            tf.data.Dataset.range(n)
-            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .map(
-                lambda rows: (tf.gather(x, rows), tf.gather(y, rows)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True,
-            )
-        )
-    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(4096)
-    return train.prefetch(tf.data.AUTOTUNE), val
+        optimizer = keras.optimizers.Adam(lr, beta_2=0.95, epsilon=1e-8)
+    variables = net.trained.trainable_variables
+    optimizer.build(variables)
+    loss_of = _loss(data.head, params.label_smoothing, params.ensemble, data.class_weight)
+    x, y = tf.constant(data.x_train), tf.constant(data.y_train)
+
+    @tf.function(jit_compile=False, reduce_retracing=True)
+    def train_epoch(order):
+        total = tf.constant(0.0)
+        for i in tf.range(steps):
+            rows = order[i * batch : (i + 1) * batch]
+            with tf.GradientTape() as tape:
+                loss = loss_of(tf.gather(y, rows), net.trained(tf.gather(x, rows), training=True))
+            optimizer.apply(tape.gradient(loss, variables), variables)
+            total += loss
+        return total / tf.cast(steps, "float32")
+
+    forward = tf.function(lambda rows: net.served(rows, training=False), reduce_retracing=True)
+    objective = data.head.objective
+    history: dict[str, list[float]] = {"train_loss": [], objective: []}
+    best, kept = np.inf, None
+    for epoch in range(epochs):
+        history["train_loss"].append(float(train_epoch(tf.constant(rng.permutation(n), "int32"))))
+        value = _objective(data.head, data.y_val, _predict(forward, data.x_val))
+        history[objective].append(value)
+        if value <= best:  # ties go to the later epoch, as in pytabkit
+            best, kept = value, net.served.get_weights()
+        if on_epoch is not None and on_epoch(epoch, {objective: value}):
+            break
+    if kept is not None:
+        net.served.set_weights(kept)
+    return net.served, history
 
 
-def _metric_name(keras_name: str) -> str:
-    """Keras says `loss` / `val_loss`; tabflow says `train_loss` / `val_loss` everywhere."""
-    return keras_name if keras_name.startswith("val_") else f"train_{keras_name}"
+def _loss(head: Head, smoothing: float, members: int, class_weight: dict[int, float] | None) -> Callable:
+    """Training loss from logits (or the standardised value): with an ensemble, the mean of the members' losses,
+    not the loss of their mean (TabM). Label smoothing mixes the uniform distribution into the targets; class
+    weights (train.class_weight) weight each row by its class."""
+    import tensorflow as tf
+
+    weights = None
+    if class_weight:
+        weights = tf.constant([class_weight.get(i, 0.0) for i in range(max(head.n_classes, 2))], "float32")
+
+    def loss(y, out):
+        if members > 1:  # out is (B, k, C): every member learns from the same row
+            y = tf.reshape(tf.repeat(y, members, axis=1), (-1, 1))
+            out = tf.reshape(out, (-1, out.shape[-1]))
+        if head.task == "binary":
+            each = tf.nn.sigmoid_cross_entropy_with_logits(y * (1.0 - smoothing) + 0.5 * smoothing, out)[:, 0]
+        elif head.task == "multiclass":
+            logp = tf.nn.log_softmax(out)
+            picked = tf.gather(logp, tf.cast(y[:, 0], "int32"), axis=1, batch_dims=1)
+            each = -((1.0 - smoothing) * picked + smoothing * tf.reduce_mean(logp, axis=1))
+        else:
+            return tf.reduce_mean(tf.square(out - (y - head.mean) / head.std))
+        if weights is None:
+            return tf.reduce_mean(each)
+        w = tf.gather(weights, tf.cast(y[:, 0], "int32"))
+        return tf.reduce_sum(w * each) / tf.reduce_sum(w)
+
+    return loss
+
+
+def _predict(forward, x: np.ndarray, rows: int = 16384) -> np.ndarray:
+    return np.concatenate([np.asarray(forward(x[i : i + rows])) for i in range(0, len(x), rows)])
+
+
+def _objective(head: Head, y: np.ndarray, out: np.ndarray) -> float:
+    """The validation objective of the served output: log loss (Keras' clipping at 1e-7) or RMSE."""
+    if head.task == "regression":
+        return float(np.sqrt(np.mean((out[:, 0].astype("float64") - y[:, 0]) ** 2)))
+    p = np.clip(out.astype("float64"), 1e-7, 1 - 1e-7)
+    if head.task == "binary":
+        return float(-np.mean(np.where(y[:, 0] == 1, np.log(p[:, 0]), np.log(1 - p[:, 0]))))
+    return float(-np.mean(np.log(p[np.arange(len(y)), y[:, 0]])))
 
 
 def predict_proba(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ log = logging.getLogger("tabflow")
 
 
 WORKER_ATTR = "worker"  # host:pid of the process running a trial, to spot trials orphaned by a crash
+DEFAULT_ATTR = "default"  # the trial of the network's default parameters, queued first
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -91,10 +92,13 @@ def study_name(
     return f"{model_name}-{data_digest[:8]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None = None) -> optuna.Study:
-    """The study, created if missing. `url` (a database, e.g. PostgreSQL) is shared by workers on several
-    machines; without it a journal file: safe across processes on one machine and faster than SQLite.
-    Create it in one process before workers open it: two processes creating the schema at once crashed one."""
+def open_study(
+    name: str, journal: Path, seed: int, pruner: str, url: str | None = None, first_trial: dict | None = None
+) -> optuna.Study:
+    """The study, created if missing, with `first_trial` (the default network) queued as its first trial. `url`
+    (a database, e.g. PostgreSQL) is shared by workers on several machines; without it a journal file: safe across
+    processes on one machine and faster than SQLite. Create it in one process before workers open it: two
+    processes creating the schema at once crashed one."""
     if url:
         from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -123,7 +127,7 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         journal.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(journal)))  # type: ignore[assignment]
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow logs its own line per trial (_progress)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name,
         storage=storage,
         direction="minimize",
@@ -131,6 +135,9 @@ def open_study(name: str, journal: Path, seed: int, pruner: str, url: str | None
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=_pruner(pruner),
     )
+    if first_trial is not None and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(first_trial, user_attrs={DEFAULT_ATTR: True})
+    return study
 
 
 def _pruner(kind: str) -> optuna.pruners.BasePruner:
@@ -170,12 +177,13 @@ def make_objective(
 
         trial.set_user_attr(WORKER_ATTR, worker_id())
         keras.backend.clear_session()
-        params = space.sample(trial)
-        reporter = _reporter(trial, data.head.objective)
+        params = space.sample(trial, data.head.task)
+        reporter = Reporter(trial)
         started = time.perf_counter()
-        state, value, history = "FAIL", None, {}
+        state, value = "FAIL", None
+        history: dict[str, list[float]] = {}
         try:
-            _, history = fit_network(params, data, cfg.max_epochs, seed + trial.number, [reporter])  # see train_final
+            _, history = fit_network(params, data, cfg.max_epochs, seed + trial.number, reporter)  # see train_final
             value = min(history[data.head.objective])
             state = "PRUNED" if reporter.pruned else "COMPLETE"
         finally:
@@ -190,20 +198,17 @@ def make_objective(
     return objective
 
 
-def _reporter(trial: optuna.Trial, objective: str):
-    """Reports the objective each epoch and stops the fit when the pruner says so (no exception inside Keras)."""
-    import keras
+class Reporter:
+    """Reports the objective each epoch and stops the fit when the pruner says so (no exception inside the fit)."""
 
-    class PruneOnReport(keras.callbacks.Callback):
-        pruned = False
+    def __init__(self, trial: optuna.Trial):
+        self.trial, self.pruned = trial, False
 
-        def on_epoch_end(self, epoch, logs=None):
-            trial.report(float(logs[objective]), epoch)
-            if trial.should_prune():
-                self.pruned = True
-                self.model.stop_training = True
-
-    return PruneOnReport()
+    def __call__(self, epoch: int, logs: dict[str, float]) -> bool:
+        (value,) = logs.values()
+        self.trial.report(float(value), epoch)
+        self.pruned = self.trial.should_prune()
+        return self.pruned
 
 
 def optimize(study: optuna.Study, objective: Callable, cfg: TuneConfig, metric: str = "val_log_loss") -> TuneResult:

@@ -1,4 +1,5 @@
-"""The final fit: the best trial's parameters refitted with early stopping on val, logged as the servable pyfunc."""
+"""The final fit: the best trial's parameters refitted on every training row, its best validation epoch kept,
+logged as the servable pyfunc."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tabflow.data.split import Splits
 from tabflow.features.preprocessor import capped_categories
 from tabflow.liveness import worker_id
 from tabflow.model.inputs import prepare
-from tabflow.model.network import MLPParams, fit_network
+from tabflow.model.network import fit_network, params_for
 from tabflow.model.study import TuneResult
 from tabflow.runs.context import RunContext
 
@@ -28,22 +29,20 @@ class TrainedModel:
 
 
 def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunContext) -> TrainedModel:
-    """Refit with the best params and early stopping on val; log the servable pyfunc."""
+    """Refit with the best params for the trials' epochs, keeping the best validation epoch; log the pyfunc."""
     import keras
 
     from tabflow.serving.contract import input_schema
     from tabflow.serving.pyfunc import log_model
 
     ctx.checker.start()  # its imports overlap the final fit
-    client, params = MlflowClient(), MLPParams(**best.best_params)
+    client, params = MlflowClient(), params_for(splits.task, best.best_params)
     data = prepare(splits, ctx.cfg.data.max_categories, cfg.class_weight)
     objective = data.head.objective
-    stop = keras.callbacks.EarlyStopping(
-        monitor=objective, mode="min", patience=cfg.patience, restore_best_weights=True
-    )
     keras.backend.clear_session()
-    # The winning trial's own seed: the refit starts from the very weights the study scored.
-    network, history = fit_network(params, data, cfg.max_epochs, ctx.cfg.seed + best.best_number, [stop])
+    # The winning trial's own seed and epochs: on a table within tune.max_rows, the refit is the very network the
+    # study scored.
+    network, history = fit_network(params, data, ctx.cfg.tune.max_epochs, ctx.cfg.seed + best.best_number)
     best_epoch = int(np.argmin(history[objective]))
     run_id = tracking.start_run(
         client,

@@ -33,8 +33,9 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
 def open_tuning(splits: Splits, ctx: RunContext):
     """The run's study, created here (once, before any worker opens it) or resumed."""
     cfg = ctx.cfg
+    space = SearchSpace()
     name = make_study_name(
-        cfg.model_name, splits.digest, SearchSpace(), cfg.split, cfg.seed, cfg.tune, splits.task, splits.roles
+        cfg.model_name, splits.digest, space, cfg.split, cfg.seed, cfg.tune, splits.task, splits.roles
     )
     # Read here, in the process that opens the study (a Dask worker has the variable too), so the URL and its
     # password never travel in a flow-run parameter.
@@ -44,6 +45,7 @@ def open_tuning(splits: Splits, ctx: RunContext):
         cfg.seed,
         cfg.tune.pruner,
         os.environ.get(settings.OPTUNA_STORAGE) or None,
+        first_trial=space.first_trial(splits.task),
     )
 
 

@@ -26,6 +26,8 @@ class TabflowModel(PythonModel):
         import keras
         import tensorflow as tf
 
+        import tabflow.model.layers  # noqa: F401  registers the network's own layers before the load
+
         self.network = keras.saving.load_model(context.artifacts["network"], compile=False)
         # One traced graph for any batch size: an eager call of the network took most of a single-row request.
         spec = tf.TensorSpec([None, self.network.input_shape[1]], tf.float32)

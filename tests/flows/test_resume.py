@@ -19,7 +19,6 @@ CONFIG = """
 data: {source: "builtin:breast_cancer"}
 model_name: resume
 tune: {n_trials: 4, max_epochs: 40, pruner: none}
-train: {max_epochs: 3, patience: 2}
 """
 
 

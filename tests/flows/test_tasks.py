@@ -59,7 +59,6 @@ def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
         data={"source": str(table_csv), "target": target, "columns": dict.fromkeys(others, "drop")},
         model_name=f"customers-{task}",
         tune={"n_trials": 3, "max_epochs": 15},
-        train={"max_epochs": 30, "patience": 5},
     )
     store = tmp_path / "mlruns"
     summary = training.train(cfg, store=str(store))

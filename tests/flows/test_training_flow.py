@@ -63,7 +63,7 @@ def test_each_trial_is_a_child_run_with_per_epoch_metrics(first_run):
     for name in ("trial-0", "trial-1", "trial-2"):
         history = client.get_metric_history(runs[name].info.run_id, "val_log_loss")
         assert [m.step for m in history] == [0, 1, 2], f"{name} should log one val_log_loss per epoch"
-        assert runs[name].data.params["n_layers"], "trial params are logged"
+        assert runs[name].data.params["width"], "trial params are logged"
     assert runs["baseline-logreg"].data.metrics["test_auc"] > 0.97
     assert runs["final-fit"].data.metrics["test_auc"] == pytest.approx(summary.scores.test["auc"])
 

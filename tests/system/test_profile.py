@@ -28,7 +28,6 @@ CONFIG = """
 data: {source: "builtin:breast_cancer"}
 model_name: profile
 tune: {n_trials: 4, max_epochs: 3}
-train: {max_epochs: 5, patience: 2}
 """
 
 

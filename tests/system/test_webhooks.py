@@ -19,7 +19,6 @@ CONFIG = """
 data: {source: "builtin:breast_cancer"}
 model_name: hooked
 tune: {n_trials: 2, max_epochs: 2}
-train: {max_epochs: 3, patience: 2}
 """
 SECRET = "a-webhook-secret-for-tests"
 

@@ -7,7 +7,7 @@ from tabflow.config import SplitConfig
 from tabflow.data import clean
 from tabflow.features.preprocessor import Layout, fit_preprocessor, layout
 from tabflow.model.inputs import prepare
-from tabflow.model.network import MLPParams, build_network, embedding_dim
+from tabflow.model.network import MLPParams, build_network
 from tests.helpers import mixed_frame
 
 
@@ -61,10 +61,10 @@ def test_categoricals_enter_the_network_one_hot_or_embedded_by_cardinality():
     assert codes.shape == (600, 3) and codes[:, 0].max() == 3, "one-hot columns first"
     assert codes[:, 1].min() >= 4 and codes[:, 1].max() == 6, "the second one-hot column's codes follow the first's"
     assert codes[:, 2].max() == 40, "the embedded group has its own code space"
-    net = build_network(MLPParams(n_layers=1, units=4), shape)
+    net = build_network(MLPParams(depth=1, width=4), shape).served
     names = {layer.name: layer for layer in net.layers}
     assert names["one_hot"].num_tokens == 7
-    assert names["embedding"].output_dim == embedding_dim(41) < 41
+    assert names["embedding"].output_dim == 8, "RealMLP's 8 numbers per embedded column"
     assert net(pre.transform(frame).astype("float32")).shape == (600, 1)
     assert fit_preprocessor(frame, roles, one_hot=True).transform(frame).shape == (600, 1 + 40 + 3 + 2)
 

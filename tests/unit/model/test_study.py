@@ -6,6 +6,7 @@ import pytest
 
 from tabflow.config import SplitConfig, TuneConfig
 from tabflow.model.inputs import prepare
+from tabflow.model.network import default_params
 from tabflow.model.search_space import SearchSpace
 from tabflow.model.study import (
     WORKER_ATTR,
@@ -26,7 +27,7 @@ def test_study_name_changes_with_what_changes_the_trials():
     )
     for other in (
         study_name("m", "digest02", SearchSpace(), SplitConfig(), 42, TuneConfig()),
-        study_name("m", "digest01", SearchSpace(units=(8, 16)), SplitConfig(), 42, TuneConfig()),
+        study_name("m", "digest01", SearchSpace(width=(64, 128)), SplitConfig(), 42, TuneConfig()),
         study_name("m", "digest01", SearchSpace(), SplitConfig(), 7, TuneConfig()),
         study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(max_epochs=5)),
         study_name("m", "digest01", SearchSpace(), SplitConfig(), 42, TuneConfig(), roles={"a": "numeric"}),
@@ -61,8 +62,9 @@ def test_trial_of_a_dead_process_is_failed_and_requeued(tmp_path):
 def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
     data, cfg = prepare(splits), TuneConfig(n_trials=2, max_epochs=2, pruner="none")
     records = []
-    study = open_study("budget", tmp_path / "j.journal", seed=0, pruner="none")
-    first = optimize(study, make_objective(data, SearchSpace(), cfg, 0, records.append), cfg)
+    space = SearchSpace()
+    study = open_study("budget", tmp_path / "j.journal", seed=0, pruner="none", first_trial=space.first_trial("binary"))
+    first = optimize(study, make_objective(data, space, cfg, 0, records.append), cfg)
     again = optimize(
         open_study("budget", tmp_path / "j.journal", seed=0, pruner="none"),
         make_objective(data, SearchSpace(), cfg, 0, records.append),
@@ -72,6 +74,8 @@ def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
     assert (again.n_run, again.n_finished) == (0, 2), "a finished study must not run more trials"
     assert [r.state for r in records] == ["COMPLETE", "COMPLETE"]
     assert all(len(r.history["val_log_loss"]) == 2 for r in records)
+    assert records[0].params == default_params("binary").as_dict(), "the queued first trial is the default network"
+    assert records[1].params != records[0].params, "then the sampler searches"
 
 
 @pytest.mark.parametrize("pruner", ["median", "hyperband", "none"])

@@ -36,7 +36,7 @@ def served(tmp_path_factory, splits):
             experiment = tracking.experiment_id(client, NAME, store)
             run_id = tracking.start_run(client, experiment, "fit")
             data = prepare(splits)
-            network, _ = fit_network(MLPParams(units=4, n_layers=1), data, max_epochs=1, seed=0)
+            network, _ = fit_network(MLPParams(width=4, depth=1), data, epochs=1, seed=0)
             info = pyfunc.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id)
             version = mlflow.register_model(info.model_uri, NAME, tags={"task": splits.task})
             client.set_registered_model_alias(NAME, tracking.CHAMPION, version.version)

@@ -13,7 +13,7 @@ from tabflow.serving import pyfunc
 def test_pyfunc_takes_raw_rows_and_matches_the_network(tmp_path, splits):
     tracking.configure(tmp_path / "mlruns")
     data = prepare(splits)
-    network, _ = fit_network(MLPParams(units=8, n_layers=1), data, max_epochs=2, seed=0)
+    network, _ = fit_network(MLPParams(width=8, depth=1), data, epochs=2, seed=0)
     client = mlflow.MlflowClient()
     experiment = tracking.experiment_id(client, "serving", tmp_path / "mlruns")
     run_id = tracking.start_run(client, experiment, "fit")
