@@ -32,7 +32,7 @@ from tabflow.features.preprocessor import transform  # noqa: E402
 from tabflow.metrics import scores  # noqa: E402
 from tabflow.model.baselines import baseline_outputs  # noqa: E402
 from tabflow.model.inputs import prepare  # noqa: E402
-from tabflow.model.network import fit_network, params_for, predict_proba  # noqa: E402
+from tabflow.model.network import fit_final, params_for, predict_proba  # noqa: E402
 from tabflow.model.search_space import SearchSpace  # noqa: E402
 from tabflow.model.study import _pruner, make_objective  # noqa: E402
 
@@ -55,11 +55,13 @@ def main(trials: int, seed: int, freeze: bool = False) -> dict:
     study.optimize(make_objective(prepared, SearchSpace(), cfg.tune, cfg.seed), n_trials=cfg.tune.n_trials)
     tuned = time.perf_counter()
     keras.backend.clear_session()
-    network, _ = fit_network(
+    network, _, _ = fit_final(
         params_for("binary", study.best_params),
         prepare(splits),
         cfg.tune.max_epochs,
         cfg.seed + study.best_trial.number,
+        cfg.train.folds,
+        cfg.train.fold_rows,
     )
     proba = predict_proba(network, transform(prepared.preprocessor, splits.x("test")))
     network_scores = scores("binary", splits.y("test"), proba)

@@ -6,7 +6,8 @@ fits on train and sees the same rows; val only selects (trials, early stopping);
 - dummy and linear: tabflow.model.baselines.baseline_outputs (class prior or mean; logistic or ridge regression).
 - hgb: scikit-learn's HistGradientBoosting with its defaults, fitted on train (its own early stopping holds out part
   of train when there are over 10,000 rows), on the network's preprocessing with the category codes as native
-  categories.
+  categories: tabflow.model.baselines, the flow's `baseline-hgb`. The linear and hgb seconds are the three
+  baselines' together.
 - the network (`--network`, by name; "tabflow"): tabflow's own code path without Prefect and MLflow
   (as bare.py): prepare, the Optuna study with make_objective and run_trials (trials on at most tune.max_rows rows
   of train and val; the first is the default network), then the final fit of the best trial with its best
@@ -163,14 +164,12 @@ def run_split(name: str, table, cfg, networks: list[str], budgets: list[int]) ->
     y = splits.y("test")
     models: dict[str, dict] = {}
     tick = time.perf_counter()
-    outputs = baseline_outputs(splits, cfg.seed, cfg.data.max_categories)
-    linear_s = time.perf_counter() - tick
-    (dummy_name, dummy), (linear_name, linear) = outputs.items()
+    outputs = baseline_outputs(splits, cfg.seed, cfg.data.max_categories)  # the flow's three, timed together
+    baselines_s = time.perf_counter() - tick
+    (dummy_name, dummy), (linear_name, linear), (_, hgb) = outputs.items()
     models["dummy"] = {"name": dummy_name, "scores": scores(splits.task, y, dummy)}
-    models["linear"] = {"name": linear_name, "scores": scores(splits.task, y, linear), "seconds": linear_s}
-    tick = time.perf_counter()
-    hgb = hgb_output(splits, cfg.seed)
-    models["hgb"] = {"scores": scores(splits.task, y, hgb), "seconds": time.perf_counter() - tick}
+    models["linear"] = {"name": linear_name, "scores": scores(splits.task, y, linear), "seconds": baselines_s}
+    models["hgb"] = {"scores": scores(splits.task, y, hgb), "seconds": baselines_s}
     _say(name, "dummy", models["dummy"], splits.task)
     _say(name, linear_name, models["linear"], splits.task)
     _say(name, "hgb", models["hgb"], splits.task)
@@ -190,36 +189,11 @@ def run_split(name: str, table, cfg, networks: list[str], budgets: list[int]) ->
     }
 
 
-def hgb_output(splits, seed: int):
-    """HistGradientBoosting, defaults, fitted on train: the network's preprocessing (fitted on train), the
-    category codes given as native categories (while under its 255 bins). One OpenMP thread: beside TensorFlow's
-    thread pools two were many times slower on this 2-core machine (../shared/STACK.md)."""
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
-    from tabflow.features.preprocessor import fit_preprocessor, layout
-
-    pre = fit_preprocessor(splits.x("train"), splits.roles)
-    x_train, x_test = pre.transform(splits.x("train")), pre.transform(splits.x("test"))
-    shape = layout(pre)
-    codes = [False] * shape.dense + [bool(x_train[:, i].max() < 255) for i in range(shape.dense, shape.width)]
-    with threadpool_limits(limits=1, user_api="openmp"):
-        if splits.task == "regression":
-            model = HistGradientBoostingRegressor(random_state=seed, categorical_features=codes)
-            return model.fit(x_train, splits.y("train")).predict(x_test)
-        model = HistGradientBoostingClassifier(random_state=seed, categorical_features=codes)
-        model.fit(x_train, splits.y("train"))
-        proba = np.zeros((len(x_test), len(splits.classes)))
-        proba[:, model.classes_] = model.predict_proba(x_test)
-    return proba[:, 1] if splits.task == "binary" else proba
-
-
 def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
     """tabflow's network through its own tuning and final fit, per trial budget: the study's first trial is the
-    default network (queued, as tabflow.runs.tune does), the final fit the best trial's parameters on all training
-    rows for tune.max_epochs with the best validation epoch kept (tabflow.runs.train). Returns the test output, the
-    best trial, seconds per trial, and the budget's seconds (its trials and final fit)."""
+    default network (queued, as tabflow.runs.tune does), the final fit the best trial's parameters for
+    tune.max_epochs with the best validation epoch kept, on a small table as fold networks (tabflow.runs.train).
+    Returns the test output, the best trial, seconds per trial, and the budget's seconds (trials and final fit)."""
     import keras
     import numpy as np
     import optuna
@@ -227,7 +201,7 @@ def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
 
     from tabflow.features.preprocessor import transform
     from tabflow.model.inputs import prepare
-    from tabflow.model.network import fit_network, params_for, predict_proba
+    from tabflow.model.network import fit_final, params_for, predict_proba
     from tabflow.model.search_space import SearchSpace
     from tabflow.model.study import _pruner, make_objective, run_trials
 
@@ -253,8 +227,13 @@ def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
         if best.number not in fits:
             tick = time.perf_counter()
             keras.backend.clear_session()
-            network, history = fit_network(
-                params_for(splits.task, best.params), data, cfg.tune.max_epochs, cfg.seed + best.number
+            network, history, _ = fit_final(
+                params_for(splits.task, best.params),
+                data,
+                cfg.tune.max_epochs,
+                cfg.seed + best.number,
+                cfg.train.folds,
+                cfg.train.fold_rows,
             )
             fits[best.number] = {
                 "output": predict_proba(network, x_test),

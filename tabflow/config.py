@@ -80,6 +80,14 @@ class TuneConfig(Section):
 
 
 class TrainConfig(Section):
+    folds: int = Field(
+        5,
+        ge=1,
+        description="on a table of at most fold_rows train and val rows, the served model is the mean of this "
+        "many networks of the best trial's parameters, each trained on train and val but one fold (its best "
+        "epoch chosen on that fold); 1: one network trained on train",
+    )
+    fold_rows: int = Field(5000, ge=0, description="train and val rows up to which the final fit uses folds")
     class_weight: Literal["auto", "balanced", "none"] = Field(
         "none",
         description="balanced: each class carries the same weight in the loss; auto: balanced when the rarest "
@@ -104,7 +112,14 @@ class GateConfig(Section):
     floor: float | None = Field(
         None, description="the challenger's test metric must reach this (default: it must beat the dummy baseline)"
     )
-    margin: float = Field(0.005, ge=0, description="allowed shortfall against the champion, in the metric's units")
+    margin: float = Field(
+        0.005, ge=0, description="allowed shortfall against the champion and the baseline, in the metric's units"
+    )
+    baseline: Literal["linear", "boosting", "none"] = Field(
+        "linear",
+        description="REJECT a challenger this baseline beats by more than the margin, with confidence "
+        "(the same paired bootstrap as against the champion)",
+    )
     confidence: float = Field(0.95, gt=0.5, lt=1, description="of the bootstrap interval of the gain")
     resamples: int = Field(1000, ge=100, description="paired bootstrap resamples of the test rows")
     floors: dict[str, float] = Field(default_factory=dict, description="secondary metrics' floors, e.g. {recall: 0.8}")

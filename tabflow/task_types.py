@@ -13,7 +13,7 @@ class TaskType:
     classification: bool
     objective: str  # the validation metric trials minimise and early stopping watches
     gate_metric: str  # the gate's primary test metric unless gate.metric says otherwise
-    baselines: tuple[str, ...]  # fitted beside the network on the same split, in this order
+    baselines: tuple[str, ...]  # dummy, linear, boosting: fitted beside the network on the same split
     metrics: tuple[str, ...]  # test metrics, in the summary's order (tabflow.metrics computes them)
     default_split: str  # split.strategy auto: stratified by class, or random
 
@@ -36,7 +36,7 @@ TASK_TYPES = {
         classification=True,
         objective="val_log_loss",
         gate_metric="auc",
-        baselines=("dummy", "logreg"),
+        baselines=("dummy", "logreg", "hgb"),
         metrics=("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss", "brier"),
         default_split="stratified",
     ),
@@ -45,7 +45,7 @@ TASK_TYPES = {
         classification=True,
         objective="val_log_loss",
         gate_metric="auc",
-        baselines=("dummy", "logreg"),
+        baselines=("dummy", "logreg", "hgb"),
         metrics=("accuracy", "balanced_accuracy", "f1", "auc", "log_loss"),
         default_split="stratified",
     ),
@@ -54,7 +54,7 @@ TASK_TYPES = {
         classification=False,
         objective="val_rmse",
         gate_metric="rmse",
-        baselines=("dummy", "ridge"),
+        baselines=("dummy", "ridge", "hgb"),
         metrics=("rmse", "mae", "r2"),
         default_split="random",
     ),

@@ -15,7 +15,7 @@ from tabflow.promotion.gate import Floor, Rules
 
 __all__ = ["AUC", "client_for", "frame", "free_port", "tiny_config"]
 
-TINY = {"tune": {"n_trials": 3, "max_epochs": 3}}
+TINY = {"tune": {"n_trials": 3, "max_epochs": 3}, "train": {"folds": 2}}
 
 
 def tiny_config(**overrides) -> PipelineConfig:

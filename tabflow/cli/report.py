@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tabflow import settings
 from tabflow.data.clean import describe_cleaning
+from tabflow.metrics import lower_is_better
 
 
 def summary(result) -> str:
@@ -30,6 +31,7 @@ def summary(result) -> str:
         row = [scores.test[metric], *(scores.baselines[b][metric] for b in reversed(list(scores.baselines)))]
         lines.append(f"{metric:<18}" + "".join(f"{v:>10.4g}" for v in row))
     lines += [
+        f"best      {_best(scores, decision.metric.removeprefix('test_'))}",
         "",
         f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
         f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
@@ -43,6 +45,15 @@ def summary(result) -> str:
             f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)",
         ]
     return "\n".join(lines)
+
+
+def _best(scores, metric: str) -> str:
+    """Which model leads on the gate's metric, and by how much over the next."""
+    values = {"network": scores.test[metric], **{b: s[metric] for b, s in scores.baselines.items()}}
+    ranked = sorted(values, key=values.__getitem__, reverse=not lower_is_better(metric))
+    first, second = ranked[:2]
+    gap = abs(values[first] - values[second])
+    return f"{first} on test_{metric}, {values[first]:.4g}: {gap:.4g} ahead of {second} ({values[second]:.4g})"
 
 
 def _balance(balance: dict[str, dict[str, int]]) -> str:

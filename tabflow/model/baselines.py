@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 
 from tabflow.data.split import Splits
-from tabflow.features.preprocessor import make_preprocessor
+from tabflow.features.preprocessor import layout, make_preprocessor
 from tabflow.task_types import task_type
 
 
 def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> dict[str, np.ndarray]:
-    """A dummy (class prior or mean) and a linear model (logistic or ridge regression) on the network's
-    preprocessing (the same category codes, `max_categories` as data.max_categories sets them, one-hot), both
-    fitted on train and scored on test, in the network's output format."""
+    """The dummy (class prior or mean), the linear model (logistic or ridge regression, categories one-hot) and
+    gradient boosting (scikit-learn's HistGradientBoosting with its defaults, category codes as native
+    categories), on the network's preprocessing (`max_categories` as data.max_categories sets it), each fitted on
+    train and scored on test, in the network's output format. Names in task_types' `baselines` order."""
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
@@ -21,19 +22,44 @@ def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> d
     x_train, y_train, x_test = splits.x("train"), splits.y("train"), splits.x("test")
     pre = make_preprocessor(splits.roles, max_categories, one_hot=True)  # fitted inside the pipeline, on train
     spec = task_type(splits.task)
-    dummy, linear = spec.baselines
+    dummy, linear, boosting = spec.baselines
     if not spec.classification:
         models = {dummy: DummyRegressor(), linear: make_pipeline(pre, Ridge())}
-        return {name: m.fit(x_train, y_train).predict(x_test) for name, m in models.items()}
+        out = {name: m.fit(x_train, y_train).predict(x_test) for name, m in models.items()}
+        return {**out, boosting: _boosting(splits, seed, max_categories)}
     models = {
         dummy: DummyClassifier(strategy="prior"),
         linear: make_pipeline(pre, LogisticRegression(max_iter=2000, random_state=seed)),
     }
-    out = {}
-    for name, model in models.items():
-        proba = _all_classes(model.fit(x_train, y_train), x_test, len(splits.classes))
-        out[name] = proba if proba.shape[1] > 2 else proba[:, 1]  # the network's format: P(positive) for binary
-    return out
+    out = {
+        name: _binary_as_one(_all_classes(m.fit(x_train, y_train), x_test, len(splits.classes)))
+        for name, m in models.items()
+    }
+    return {**out, boosting: _boosting(splits, seed, max_categories)}
+
+
+def _boosting(splits: Splits, seed: int, max_categories: int) -> np.ndarray:
+    """HistGradientBoosting with its defaults on the network's codes, the categories native while they fit its
+    255 bins. One OpenMP thread: beside TensorFlow's thread pools, more were many times slower (../shared/STACK.md)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    pre = make_preprocessor(splits.roles, max_categories, numeric="robust")
+    x_train = pre.fit_transform(splits.x("train"))
+    x_test = pre.transform(splits.x("test"))
+    shape = layout(pre)
+    codes = [False] * shape.dense + [bool(x_train[:, i].max() < 255) for i in range(shape.dense, shape.width)]
+    with threadpool_limits(limits=1, user_api="openmp"):
+        if splits.task == "regression":
+            model = HistGradientBoostingRegressor(random_state=seed, categorical_features=codes)
+            return model.fit(x_train, splits.y("train")).predict(x_test)
+        model = HistGradientBoostingClassifier(random_state=seed, categorical_features=codes)
+        model.fit(x_train, splits.y("train"))
+        return _binary_as_one(_all_classes(model, x_test, len(splits.classes)))
+
+
+def _binary_as_one(proba: np.ndarray) -> np.ndarray:
+    return proba if proba.shape[1] > 2 else proba[:, 1]  # the network's format: P(positive) for binary
 
 
 def _all_classes(model, x: pd.DataFrame, k: int) -> np.ndarray:

@@ -68,7 +68,9 @@ class Head:
         return task_type(self.task).objective
 
 
-def build_network(params: MLPParams, layout: Layout | int, head: Head = Head(), seed: int = 0) -> Network:
+def build_network(
+    params: MLPParams, layout: Layout | int, head: Head = Head(), seed: int = 0, name: str = "mlp"
+) -> Network:
     """The trained part (ending in logits, or the standardised prediction) and the served model on top of it."""
     import keras
 
@@ -109,7 +111,7 @@ def build_network(params: MLPParams, layout: Layout | int, head: Head = Head(), 
         out = h
     if head.task == "regression":
         out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(out)
-    return Network(trained, keras.Model(inputs, out, name="mlp"), keras.Model(inputs, x, name="encoded"), stack)
+    return Network(trained, keras.Model(inputs, out, name=name), keras.Model(inputs, x, name="encoded"), stack)
 
 
 @dataclass
@@ -154,7 +156,7 @@ OnEpoch = Callable[[int, dict[str, float]], bool]  # (epoch, metrics) -> stop no
 
 
 def fit_network(
-    params: MLPParams, data: Prepared, epochs: int, seed: int, on_epoch: OnEpoch | None = None
+    params: MLPParams, data: Prepared, epochs: int, seed: int, on_epoch: OnEpoch | None = None, name: str = "mlp"
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train a fresh network for `epochs` (the schedule spans them) and restore its best validation epoch, as
     RealMLP does; returns the served model and the per-epoch history (train_loss and the validation objective).
@@ -168,7 +170,7 @@ def fit_network(
     from tabflow.model import layers as tl
 
     keras.utils.set_random_seed(seed)
-    net = build_network(params, data.layout or data.x_train.shape[1], data.head, seed)
+    net = build_network(params, data.layout or data.x_train.shape[1], data.head, seed, name)
     rng = np.random.default_rng(seed)
     n = len(data.x_train)
     sample = data.x_train[rng.choice(n, min(n, 4096), replace=False)]
@@ -212,6 +214,39 @@ def fit_network(
     if kept is not None:
         net.served.set_weights(kept)
     return net.served, history
+
+
+def fit_final(
+    params: MLPParams, data: Prepared, epochs: int, seed: int, folds: int, fold_rows: int
+) -> tuple[keras.Model, dict[str, list[float]], list[int]]:
+    """The served network (train.folds): fold networks on a table of at most `fold_rows` train and val rows, else
+    one. Returns it, its history (with folds, the members' mean per epoch) and each member's best epoch."""
+    if folds > 1 and len(data.x_train) + len(data.x_val) <= fold_rows:
+        network, histories = fit_folds(params, data, epochs, seed, folds)
+        history = {k: np.mean([h[k] for h in histories], axis=0).tolist() for k in histories[0]}
+        return network, history, [int(np.argmin(h[data.head.objective])) for h in histories]
+    network, history = fit_network(params, data, epochs, seed)
+    return network, history, []
+
+
+def fit_folds(params: MLPParams, data: Prepared, epochs: int, seed: int, folds: int) -> tuple[keras.Model, list]:
+    """`folds` networks on train and val pooled, each keeping its best epoch on its own held-out fold, served as
+    the mean of their outputs: on a small table every row trains most of the members, and their mean is steadier
+    than any one (RealMLP's and AutoGluon's bagging). Returns the served model and each member's history."""
+    import keras
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    split = StratifiedKFold if data.head.task != "regression" else KFold
+    members, histories = [], []
+    for i, (fit_rows, held) in enumerate(split(folds, shuffle=True, random_state=seed).split(x, y[:, 0])):
+        fold = replace(data, x_train=x[fit_rows], y_train=y[fit_rows], x_val=x[held], y_val=y[held])
+        model, history = fit_network(params, fold, epochs, seed + 1000 * i, name=f"fold_{i}")
+        members.append(model)
+        histories.append(history)
+    inputs = keras.Input(shape=(x.shape[1],), name="features")
+    out = keras.layers.Average(name="mean_of_folds")([m(inputs) for m in members])
+    return keras.Model(inputs, out, name="folds"), histories
 
 
 def _loss(head: Head, smoothing: float, members: int, class_weight: dict[int, float] | None) -> Callable:

@@ -1,9 +1,10 @@
-"""The gate's rules, as a pure function: floors first, then the bootstrap interval against the champion.
+"""The gate's rules, as a pure function: floors first, then the baseline, then the bootstrap interval against the
+champion.
 
 With `margin` m and confidence c: PROMOTE when the lower end of the c-interval of the challenger's gain is above -m
 (not worse beyond the margin, with confidence); REJECT when its upper end is below -m (worse beyond the margin, with
 confidence); HOLD otherwise (the evidence does not decide). A floor the challenger misses is a REJECT whatever the
-champion does.
+champion does, and so is a baseline (gate.baseline) better than the challenger by the same rule.
 """
 
 from __future__ import annotations
@@ -39,10 +40,23 @@ class Rules:
 
     metric: str
     floor: Floor
-    margin: float = 0.005
+    margin: float = 0.005  # against the champion and the baseline
     floors: dict[str, float] = field(default_factory=dict)
     max_regression: dict[str, float] = field(default_factory=dict)
     allow_schema_change: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline the gate checks (gate.baseline), scored on the same test rows, and the challenger's gain."""
+
+    name: str  # e.g. logreg
+    kind: str  # linear or boosting
+    value: float
+    interval: Interval
+
+    def describe(self) -> str:
+        return f"the {self.kind} baseline {self.name} {self.value:.4f} ({self.interval.describe()})"
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class Evidence:
     interval: Interval | None = None
     champion_version: str | None = None
     champion_problem: str | None = None  # why the champion could not score the test rows
+    baseline: Baseline | None = None  # None: gate.baseline none, or a decision by hand (no baselines to refit)
 
 
 @dataclass(frozen=True)
@@ -73,14 +88,22 @@ def decide(evidence: Evidence, rules: Rules) -> Ruling:
             return Ruling(
                 "REJECT", f"test_{metric} {evidence.challenger[metric]:.4f} does not reach its floor {bar:.4f}"
             )
+    b = evidence.baseline
+    if b is not None and b.interval.high < -rules.margin:
+        return Ruling(
+            "REJECT",
+            f"{name} {value:.4f} against {b.describe()}: worse than the baseline by more than the margin "
+            f"{rules.margin:.4f}, with {b.interval.confidence:.0%} confidence",
+        )
+    beside = f"; against {b.describe()}" if b is not None else ""
     version = evidence.champion_version
     if evidence.champion_problem:
         problem = f"the champion (version {version}) cannot score these test rows ({evidence.champion_problem})"
         if rules.allow_schema_change:
-            return Ruling("PROMOTE", f"{problem}; the floors decided, as --allow-schema-change asks")
+            return Ruling("PROMOTE", f"{problem}; the floors decided, as --allow-schema-change asks{beside}")
         return Ruling("HOLD", f"{problem}; run again with --allow-schema-change to replace it")
     if evidence.champion is None or evidence.interval is None:
-        return Ruling("PROMOTE", f"no champion yet and {name} {value:.4f} {rules.floor.describe(passed=True)}")
+        return Ruling("PROMOTE", f"no champion yet and {name} {value:.4f} {rules.floor.describe(passed=True)}{beside}")
     for metric, limit in rules.max_regression.items():
         fall = gain(metric, evidence.champion[metric], evidence.challenger[metric])
         if fall > limit:
@@ -97,7 +120,7 @@ def decide(evidence: Evidence, rules: Rules) -> Ruling:
         return Ruling(
             "PROMOTE",
             f"{against}; not worse than the champion by more than the margin "
-            f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence",
+            f"{rules.margin:.4f}, with {evidence.interval.confidence:.0%} confidence{beside}",
         )
     if evidence.interval.high < -rules.margin:
         return Ruling(

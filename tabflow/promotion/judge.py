@@ -26,6 +26,14 @@ class Challenger:
     classes: tuple
     output: np.ndarray
     scores: dict[str, float]
+    baseline: BaselineOutput | None = None  # gate.baseline's model on the same rows; None: not checked
+
+
+@dataclass(frozen=True)
+class BaselineOutput:
+    name: str  # e.g. logreg
+    kind: str  # linear or boosting
+    output: np.ndarray
 
 
 def gate_rules(cfg: GateConfig, task: str, dummy: float) -> gate.Rules:
@@ -56,7 +64,13 @@ def judge(
             interval = bootstrap.bootstrap(
                 c.task, rules.metric, c.y, c.output, champion_output, cfg.resamples, cfg.confidence, seed
             )
-    ruling = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem), rules)
+    baseline = None
+    if c.baseline is not None:
+        b = c.baseline
+        value = scores(c.task, c.y, b.output)[rules.metric]
+        spread = bootstrap.bootstrap(c.task, rules.metric, c.y, c.output, b.output, cfg.resamples, cfg.confidence, seed)
+        baseline = gate.Baseline(b.name, b.kind, value, spread)
+    ruling = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem, baseline), rules)
     return Decision(
         ruling.verdict,
         ruling.reason,

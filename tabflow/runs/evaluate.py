@@ -22,6 +22,7 @@ class Evaluation:
     test: dict[str, float]
     baselines: dict[str, dict[str, float]]
     output: np.ndarray  # the logged model's test predictions (tabflow.serving.contract.network_output)
+    baseline_outputs: dict[str, np.ndarray]  # the same, of each baseline (for the gate's baseline check)
 
 
 def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation:
@@ -33,10 +34,8 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     predicted = mlflow.pyfunc.load_model(model.model_uri).predict(splits.x("test"))
     output = network_output(predicted, task, splits.classes)
     test = scores(task, y_test, output)
-    baselines = {
-        name: scores(task, y_test, out)
-        for name, out in baseline_outputs(splits, ctx.cfg.seed, ctx.cfg.data.max_categories).items()
-    }
+    outputs = baseline_outputs(splits, ctx.cfg.seed, ctx.cfg.data.max_categories)
+    baselines = {name: scores(task, y_test, out) for name, out in outputs.items()}
     for name, baseline in baselines.items():
         run_id = tracking.start_run(
             client, ctx.experiment_id, f"baseline-{name}", parent=ctx.parent_run_id, tags={"kind": "baseline"}
@@ -54,4 +53,4 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     tracking.log_frame(
         client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]], tracking.TEST_ROWS
     )
-    return Evaluation(test=test, baselines=baselines, output=output)
+    return Evaluation(test=test, baselines=baselines, output=output, baseline_outputs=outputs)

@@ -13,11 +13,12 @@ from tabflow.config import GateConfig
 from tabflow.data.split import Splits
 from tabflow.promotion import registry
 from tabflow.promotion.decision import Decision
-from tabflow.promotion.judge import Challenger, gate_rules, judge
+from tabflow.promotion.judge import BaselineOutput, Challenger, gate_rules, judge
 from tabflow.runs.context import RunContext
 from tabflow.runs.evaluate import Evaluation
 from tabflow.runs.train import TrainedModel
 from tabflow.serving import servability
+from tabflow.task_types import task_type
 
 
 def promote(
@@ -28,7 +29,15 @@ def promote(
     client, name, metric = MlflowClient(), ctx.cfg.model_name, gate_cfg.metric_for(splits.task)
     rules = gate_rules(gate_cfg, splits.task, result.baselines["dummy"][metric])
     x_test = splits.x("test")
-    challenger = Challenger(x_test, splits.y("test"), splits.task, splits.classes, result.output, result.test)
+    challenger = Challenger(
+        x_test,
+        splits.y("test"),
+        splits.task,
+        splits.classes,
+        result.output,
+        result.test,
+        gate_baseline(gate_cfg, splits.task, result),
+    )
 
     def judged(current: str | None) -> Decision:
         return judge(name, current, rules, challenger, gate_cfg, ctx.cfg.seed)
@@ -48,6 +57,15 @@ def promote(
         metrics={"champion_test_" + metric: decision.champion} if decision.champion is not None else None,
     )
     return decision
+
+
+def gate_baseline(cfg: GateConfig, task: str, result: Evaluation) -> BaselineOutput | None:
+    """The baseline gate.baseline names, with its test output."""
+    if cfg.baseline == "none":
+        return None
+    _, linear, boosting = task_type(task).baselines
+    name = linear if cfg.baseline == "linear" else boosting
+    return BaselineOutput(name, cfg.baseline, result.baseline_outputs[name])
 
 
 def lineage_tags(splits: Splits, ctx: RunContext) -> dict[str, str]:

@@ -14,7 +14,7 @@ from tabflow.data.split import Splits
 from tabflow.features.preprocessor import capped_categories
 from tabflow.liveness import worker_id
 from tabflow.model.inputs import prepare
-from tabflow.model.network import fit_network, params_for
+from tabflow.model.network import fit_final, params_for
 from tabflow.model.study import TuneResult
 from tabflow.runs.context import RunContext
 
@@ -29,7 +29,8 @@ class TrainedModel:
 
 
 def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunContext) -> TrainedModel:
-    """Refit with the best params for the trials' epochs, keeping the best validation epoch; log the pyfunc."""
+    """Refit with the best params for the trials' epochs, keeping the best validation epoch (on a small table, one
+    network per fold of train and val, served as their mean: train.folds); log the pyfunc."""
     import keras
 
     from tabflow.serving.contract import input_schema
@@ -40,9 +41,11 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     data = prepare(splits, ctx.cfg.data.max_categories, cfg.class_weight)
     objective = data.head.objective
     keras.backend.clear_session()
-    # The winning trial's own seed and epochs: on a table within tune.max_rows, the refit is the very network the
-    # study scored.
-    network, history = fit_network(params, data, ctx.cfg.tune.max_epochs, ctx.cfg.seed + best.best_number)
+    # The winning trial's own seed and epochs: on a table within tune.max_rows and without folds, the very network
+    # the study scored.
+    network, history, member_epochs = fit_final(
+        params, data, ctx.cfg.tune.max_epochs, ctx.cfg.seed + best.best_number, cfg.folds, cfg.fold_rows
+    )
     best_epoch = int(np.argmin(history[objective]))
     run_id = tracking.start_run(
         client,
@@ -54,9 +57,13 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     tracking.log_all(
         client,
         run_id,
-        params=params.as_dict(),
-        history=history,
-        metrics={f"best_{objective}": history[objective][best_epoch], "best_epoch": best_epoch},
+        params={**params.as_dict(), "folds": len(member_epochs) or 1},
+        history=history,  # with folds, the members' mean per epoch
+        metrics={
+            f"best_{objective}": history[objective][best_epoch],
+            "best_epoch": best_epoch,
+            **{f"fold_{i}_best_epoch": e for i, e in enumerate(member_epochs)},
+        },
     )
     info = log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id, splits.task)
     client.log_dict(ctx.parent_run_id, input_schema(splits.x("train"), splits.roles), "data/schema.json")

@@ -30,9 +30,13 @@ def result(verdict: str = "PROMOTE", n_run: int = 5, capped: dict | None = None,
         model=SimpleNamespace(capped=capped or {}),
         scores=SimpleNamespace(
             test={"auc": 0.98765, "accuracy": 0.9512},
-            baselines={"dummy": {"auc": 0.5, "accuracy": 0.62}, "logistic": {"auc": 0.97, "accuracy": 0.9}},
+            baselines={
+                "dummy": {"auc": 0.5, "accuracy": 0.62},
+                "logistic": {"auc": 0.97, "accuracy": 0.9},
+                "hgb": {"auc": 0.99, "accuracy": 0.93},
+            },
         ),
-        decision=SimpleNamespace(verdict=verdict, version="4", reason="better than the champion"),
+        decision=SimpleNamespace(verdict=verdict, version="4", reason="better than the champion", metric="test_auc"),
         cleaning={
             "task": "binary",
             "rows_in": 569,
@@ -56,9 +60,15 @@ def line(text: str, start: str) -> str:
 
 def test_the_score_table_has_the_network_and_each_baseline():
     text = summary(result())
-    assert line(text, "test").split() == ["test", "network", "logistic", "dummy"], "header: network, then baselines"
-    assert line(text, "auc").split() == ["auc", "0.9877", "0.97", "0.5"], "auc row: network then the baselines"
-    assert line(text, "accuracy").split() == ["accuracy", "0.9512", "0.9", "0.62"], "accuracy row in that order"
+    header = ["test", "network", "hgb", "logistic", "dummy"]
+    assert line(text, "test").split() == header, "header: network, then baselines"
+    assert line(text, "auc").split() == ["auc", "0.9877", "0.99", "0.97", "0.5"], "auc row: network then the baselines"
+    assert line(text, "accuracy").split() == ["accuracy", "0.9512", "0.93", "0.9", "0.62"], "in that order"
+
+
+def test_the_summary_names_the_best_model_on_the_gate_metric():
+    text = summary(result())
+    assert line(text, "best") == "best      hgb on test_auc, 0.99: 0.00235 ahead of network (0.9877)"
 
 
 def test_the_study_params_data_and_decision_lines():

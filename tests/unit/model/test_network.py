@@ -102,3 +102,23 @@ def test_weight_decay_and_a_constant_schedule_run(splits):
     params = replace(SMALL, weight_decay=0.02, schedule="constant", learning_rate=0.01)
     _, history = fit_network(params, prepare(splits), epochs=4, seed=0)
     assert np.isfinite(history["val_log_loss"]).all() and min(history["val_log_loss"]) < 0.69
+
+
+def test_fold_networks_serve_their_mean_and_save_as_one_model(splits, tmp_path):
+    import keras
+
+    from tabflow.model.network import fit_final
+
+    data = prepare(splits)
+    model, history, epochs = fit_final(SMALL, data, epochs=3, seed=0, folds=3, fold_rows=10_000)
+    assert len(epochs) == 3 and len(history["val_log_loss"]) == 3, "three members, their mean history"
+    members = [layer for layer in model.layers if layer.name.startswith("fold_")]
+    assert len(members) == 3
+    x = data.x_val[:20]
+    mean = np.mean([np.asarray(m(x)) for m in members], axis=0)
+    np.testing.assert_allclose(np.asarray(model(x)), mean, rtol=1e-6)
+    model.save(tmp_path / "folds.keras")
+    again = keras.saving.load_model(tmp_path / "folds.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(again(x)), mean, rtol=1e-6)
+    single, _, none = fit_final(SMALL, data, epochs=3, seed=0, folds=3, fold_rows=10)
+    assert none == [] and not any(layer.name.startswith("fold_") for layer in single.layers), "a large table: one"

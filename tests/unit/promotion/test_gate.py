@@ -91,3 +91,31 @@ def test_decision_tags_are_strings():
     tags = Decision("PROMOTE", "why", "test_auc", 0.9).as_tags()
     assert tags["decision_verdict"] == "PROMOTE" and tags["decision_champion"] == ""
     assert all(isinstance(v, str) for v in tags.values())
+
+
+def with_baseline(low: float, high: float, champion: float | None = None) -> Evidence:
+    from dataclasses import replace
+
+    from tabflow.promotion.gate import Baseline
+
+    base = Baseline("logreg", "linear", 0.99, Interval((low + high) / 2, low, high, 0.95))
+    return replace(evidence(0.95, champion, -0.005, 0.01) if champion else evidence(0.95), baseline=base)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [(-0.05, -0.02, "REJECT"), (-0.05, -0.009, "PROMOTE"), (-0.01, 0.02, "PROMOTE"), (0.01, 0.03, "PROMOTE")],
+)
+def test_a_baseline_better_with_confidence_rejects(low, high, verdict):
+    """The champion's rule, against the baseline: REJECT when the whole interval of the gain lies below -margin."""
+    out = decide(with_baseline(low, high), AUC)
+    assert out.verdict == verdict, out.reason
+    assert "the linear baseline logreg 0.9900" in out.reason, f"the reason names the baseline: {out.reason}"
+    if verdict == "REJECT":
+        assert "worse than the baseline by more than the margin 0.0100, with 95% confidence" in out.reason
+
+
+def test_the_baseline_is_checked_before_the_champion_and_named_after_it():
+    assert decide(with_baseline(-0.05, -0.02, champion=0.9), AUC).verdict == "REJECT", "a baseline beats any champion"
+    promoted = decide(with_baseline(-0.01, 0.02, champion=0.9), AUC)
+    assert promoted.verdict == "PROMOTE" and promoted.reason.index("champion") < promoted.reason.index("baseline")
