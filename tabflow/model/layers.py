@@ -186,15 +186,22 @@ class NTKDense(keras.layers.Layer):
     and 'he+5' inits). RealMLP trains the bias at lr_factor 0.1 (`bias_lr_factor`).
     """
 
-    def __init__(self, units: int, bias_lr_factor: float = 1.0, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        bias_lr_factor: float = 1.0,
+        seed: int | None = None,
+        kernel_initializer: str = "normal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units, self.bias_lr_factor, self.seed = int(units), float(bias_lr_factor), seed
+        self.kernel_initializer = kernel_initializer  # "normal" (N(0, 1)), or "zeros" for a path that starts shut
 
     def build(self, input_shape):
         fan_in = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            name="kernel", shape=(fan_in, self.units), initializer=keras.initializers.RandomNormal(0.0, 1.0, self.seed)
-        )
+        init = "zeros" if self.kernel_initializer == "zeros" else keras.initializers.RandomNormal(0.0, 1.0, self.seed)
+        self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units), initializer=init)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
     def call(self, x):
@@ -226,7 +233,13 @@ class NTKDense(keras.layers.Layer):
         return self.numpy_call(h)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units, "bias_lr_factor": self.bias_lr_factor, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "bias_lr_factor": self.bias_lr_factor,
+            "seed": self.seed,
+            "kernel_initializer": self.kernel_initializer,
+        }
 
 
 def _selu(x, xp):

@@ -21,20 +21,22 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class MLPParams:
     """One network: RealMLP-TD's defaults (Holzmüller et al., 2024, pytabkit), and TabM's batch ensemble as an
-    option (`ensemble` members; 1 is a plain MLP). Every part can be switched off: `embedding`, `front_scale`,
-    `weight_decay=0`, `label_smoothing=0`, `schedule="constant"`, `ensemble=1`."""
+    option (`ensemble` members; 1 is a plain MLP), and a linear skip path of our own. Every part can be switched
+    off: `embedding`, `front_scale`, `skip`, `weight_decay=0`, `label_smoothing=0`, `schedule="constant"`,
+    `ensemble=1`."""
 
     width: int = 256
     depth: int = 3
     dropout: float = 0.15
     learning_rate: float = 0.04  # pytabkit's: 0.04 for classes, 0.2 for regression (default_params)
-    weight_decay: float = 0.0  # AdamW's, decoupled; never on biases, scales, embeddings or activations
+    weight_decay: float = 0.02  # AdamW's, decoupled; never on biases, scales, embeddings or activations
     activation: str = "selu"  # selu, mish or relu, each parametric (tabflow.model.layers.ParametricActivation)
     embedding: bool = True  # the PBLD periodic embedding of each number
     sigma: float = 0.1  # the periodic embedding's frequency scale
     front_scale: bool = True
     label_smoothing: float = 0.0
     ensemble: int = 1
+    skip: bool = True  # a linear layer from the encoded inputs straight to the output, beside the hidden layers
     batch_size: int = 256
     schedule: str = "coslog"  # RealMLP's coslog4 over the fit's epochs, or "constant"
 
@@ -100,6 +102,9 @@ def build_network(
     h = x
     for layer in stack:
         h = layer(h)
+    if params.skip:  # a linear path from the encoded inputs to the output, starting at 0: an additive model
+        skip = tl.NTKDense(units, bias_lr_factor=0.1, kernel_initializer="zeros", name="skip")(x)
+        h = keras.layers.Add(name="with_skip")([h, keras.ops.expand_dims(skip, 1) if k > 1 else skip])
     trained = keras.Model(inputs, h, name="trained")
     if k > 1:
         out = tl.EnsembleMean(head.task, name="ensemble_mean")(h)
@@ -188,16 +193,19 @@ def fit_network(
     loss_of = _loss(data.head, params.label_smoothing, params.ensemble, data.class_weight)
     x, y = tf.constant(data.x_train), tf.constant(data.y_train)
 
-    @tf.function(jit_compile=False, reduce_retracing=True)
+    def step(i, total, order):
+        rows = order[i * batch : (i + 1) * batch]
+        with tf.GradientTape() as tape:
+            loss = loss_of(tf.gather(y, rows), net.trained(tf.gather(x, rows), training=True))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return i + 1, total + loss, order
+
+    # A plain while_loop, not AutoGraph: AutoGraph re-reads this file's source, which fails where there is none.
+    @tf.function(autograph=False, jit_compile=False, reduce_retracing=True)
     def train_epoch(order):
-        total = tf.constant(0.0)
-        for i in tf.range(steps):
-            rows = order[i * batch : (i + 1) * batch]
-            with tf.GradientTape() as tape:
-                loss = loss_of(tf.gather(y, rows), net.trained(tf.gather(x, rows), training=True))
-            optimizer.apply(tape.gradient(loss, variables), variables)
-            total += loss
-        return total / tf.cast(steps, "float32")
+        start = (tf.constant(0), tf.constant(0.0), order)
+        _, total, _ = tf.while_loop(lambda i, total, order: i < steps, step, start)
+        return total / float(steps)
 
     forward = tf.function(lambda rows: net.served(rows, training=False), reduce_retracing=True)
     objective = data.head.objective

@@ -20,13 +20,13 @@ def test_network_shape_follows_params():
     dense = [layer for layer in net.served.layers if layer.name.startswith("dense_")]
     assert len(dense) == 3 and all(layer.units == 8 for layer in dense)
     assert net.served.output_shape == (None, 1)
-    assert {"periodic", "front_scale", "probability"} <= _names(net.served)
+    assert {"periodic", "front_scale", "skip", "probability"} <= _names(net.served)
     assert not any(name.startswith("dropout") for name in _names(net.served)), "dropout 0 adds no layer"
 
 
 def test_each_part_switches_off():
-    plain = build_network(MLPParams(embedding=False, front_scale=False, width=8), 5).served
-    assert not {"periodic", "front_scale"} & _names(plain)
+    plain = build_network(MLPParams(embedding=False, front_scale=False, skip=False, width=8), 5).served
+    assert not {"periodic", "front_scale", "skip"} & _names(plain)
     assert plain.count_params() < build_network(MLPParams(width=8), 5).served.count_params()
 
 
