@@ -55,14 +55,10 @@ def main(trials: int, seed: int, freeze: bool = False) -> dict:
     study.optimize(make_objective(prepared, SearchSpace(), cfg.tune, cfg.seed), n_trials=cfg.tune.n_trials)
     tuned = time.perf_counter()
     keras.backend.clear_session()
-    network, _, _ = fit_final(
-        params_for("binary", study.best_params),
-        prepare(splits),
-        cfg.tune.max_epochs,
-        cfg.seed + study.best_trial.number,
-        cfg.train.folds,
-        cfg.train.fold_rows,
-    )
+    complete = [t for t in study.trials if t.value is not None and t.state.name == "COMPLETE"]
+    top = sorted(complete, key=lambda t: t.value)[: cfg.train.folds]
+    members = [(params_for("binary", t.params), cfg.seed + t.number) for t in top]
+    network, _, _ = fit_final(members, prepare(splits), cfg.tune.max_epochs, cfg.train.folds, cfg.train.fold_rows)
     proba = predict_proba(network, transform(prepared.preprocessor, splits.x("test")))
     network_scores = scores("binary", splits.y("test"), proba)
     logreg = scores("binary", splits.y("test"), baseline_outputs(splits, cfg.seed)["logreg"])

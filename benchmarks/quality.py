@@ -217,31 +217,27 @@ def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     seconds = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
     x_test = transform(data.preprocessor, splits.x("test"))
-    fits: dict[int, dict] = {}  # by best trial: two budgets with the same best trial share one final fit
+    fits: dict[tuple, dict] = {}  # by the trials it uses: two budgets with the same ones share one final fit
     out = {}
     for budget in budgets:
         complete = [t for t in trials[:budget] if t.state == TrialState.COMPLETE]
         if not complete:
             raise RuntimeError(f"no completed trial among the first {budget}")
         best = min(complete, key=lambda t: t.value)
-        if best.number not in fits:
+        used = tuple(t.number for t in sorted(complete, key=lambda t: t.value)[: cfg.train.folds])
+        if used not in fits:
             tick = time.perf_counter()
             keras.backend.clear_session()
-            network, history, _ = fit_final(
-                params_for(splits.task, best.params),
-                data,
-                cfg.tune.max_epochs,
-                cfg.seed + best.number,
-                cfg.train.folds,
-                cfg.train.fold_rows,
-            )
-            fits[best.number] = {
+            top = sorted(complete, key=lambda t: t.value)[: cfg.train.folds]  # as tabflow.runs.train takes them
+            members = [(params_for(splits.task, t.params), cfg.seed + t.number) for t in top]
+            network, history, _ = fit_final(members, data, cfg.tune.max_epochs, cfg.train.folds, cfg.train.fold_rows)
+            fits[used] = {
                 "output": predict_proba(network, x_test),
                 "final_seconds": time.perf_counter() - tick,
                 "epochs": len(history[objective]),
                 "best_epoch": int(np.argmin(history[objective])),
             }
-        fit = fits[best.number]
+        fit = fits[used]
         out[budget] = {
             **fit,
             "best_trial": best.number,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -225,35 +225,44 @@ def fit_network(
 
 
 def fit_final(
-    params: MLPParams, data: Prepared, epochs: int, seed: int, folds: int, fold_rows: int
+    members: Sequence[tuple[MLPParams, int]], data: Prepared, epochs: int, folds: int, fold_rows: int
 ) -> tuple[keras.Model, dict[str, list[float]], list[int]]:
-    """The served network (train.folds): fold networks on a table of at most `fold_rows` train and val rows, else
-    one. Returns it, its history (with folds, the members' mean per epoch) and each member's best epoch."""
+    """The served network (train.folds). `members` are (parameters, seed) of the best trials, best first. On a
+    table of at most `fold_rows` train and val rows, fold networks (tabflow's small-table ensemble); else one
+    network of the best. Returns it, its history (with folds, the members' mean per epoch) and each fold
+    network's best epoch."""
     if folds > 1 and len(data.x_train) + len(data.x_val) <= fold_rows:
-        network, histories = fit_folds(params, data, epochs, seed, folds)
+        network, histories = fit_folds(members, data, epochs, folds)
         history = {k: np.mean([h[k] for h in histories], axis=0).tolist() for k in histories[0]}
         return network, history, [int(np.argmin(h[data.head.objective])) for h in histories]
+    params, seed = members[0]
     network, history = fit_network(params, data, epochs, seed)
     return network, history, []
 
 
-def fit_folds(params: MLPParams, data: Prepared, epochs: int, seed: int, folds: int) -> tuple[keras.Model, list]:
+def fit_folds(
+    members: Sequence[tuple[MLPParams, int]], data: Prepared, epochs: int, folds: int
+) -> tuple[keras.Model, list]:
     """`folds` networks on train and val pooled, each keeping its best epoch on its own held-out fold, served as
-    the mean of their outputs: on a small table every row trains most of the members, and their mean is steadier
-    than any one (RealMLP's and AutoGluon's bagging). Returns the served model and each member's history."""
+    the mean of their outputs. Fold i trains the i-th best trial's parameters (cycling when there are fewer), so
+    the ensemble averages over both rows and configurations: on a small table, every row trains most members and
+    no single noisy choice of trial or epoch decides (RealMLP's and AutoGluon's bagging, with TabM's lesson that
+    a mean of members beats the best member). Returns the served model and each member's history."""
     import keras
     from sklearn.model_selection import KFold, StratifiedKFold
 
     x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
     split = StratifiedKFold if data.head.task != "regression" else KFold
-    members, histories = [], []
+    seed = members[0][1]
+    networks, histories = [], []
     for i, (fit_rows, held) in enumerate(split(folds, shuffle=True, random_state=seed).split(x, y[:, 0])):
+        params, member_seed = members[i % len(members)]
         fold = replace(data, x_train=x[fit_rows], y_train=y[fit_rows], x_val=x[held], y_val=y[held])
-        model, history = fit_network(params, fold, epochs, seed + 1000 * i, name=f"fold_{i}")
-        members.append(model)
+        model, history = fit_network(params, fold, epochs, member_seed + 1000 * i, name=f"fold_{i}")
+        networks.append(model)
         histories.append(history)
     inputs = keras.Input(shape=(x.shape[1],), name="features")
-    out = keras.layers.Average(name="mean_of_folds")([m(inputs) for m in members])
+    out = keras.layers.Average(name="mean_of_folds")([m(inputs) for m in networks])
     return keras.Model(inputs, out, name="folds"), histories
 
 

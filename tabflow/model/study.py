@@ -38,6 +38,7 @@ DEFAULT_ATTR = "default"  # the trial of the network's default parameters, queue
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+TOP = 10  # best trials a result keeps, for the fold networks (train.folds of them)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TuneResult:
     n_run: int  # trials this call ran; the rest came from an earlier, interrupted run
     retried: tuple[int, ...] = field(default_factory=tuple)
     objective: str = "val_log_loss"
+    top: tuple[tuple[int, dict], ...] = ()  # (number, params) of the best completed trials, best first
 
 
 def study_name(
@@ -271,6 +273,10 @@ def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], m
     if not any(t.state == TrialState.COMPLETE for t in finished):
         raise TabflowError(f"study {study.study_name} has no completed trial; raise --trials or --timeout")
     best = study.best_trial
+    complete = sorted(
+        (t for t in finished if t.state == TrialState.COMPLETE and t.value is not None),
+        key=lambda t: float(t.value or 0),
+    )
     return TuneResult(
         study_name=study.study_name,
         best_number=best.number,
@@ -280,6 +286,7 @@ def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], m
         n_run=len(finished) - done_before,
         retried=retried,
         objective=metric,
+        top=tuple((t.number, dict(t.params)) for t in complete[:TOP]),
     )
 
 

@@ -43,9 +43,10 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     keras.backend.clear_session()
     # The winning trial's own seed and epochs: on a table within tune.max_rows and without folds, the very network
     # the study scored.
-    network, history, member_epochs = fit_final(
-        params, data, ctx.cfg.tune.max_epochs, ctx.cfg.seed + best.best_number, cfg.folds, cfg.fold_rows
-    )
+    members = [(params_for(splits.task, p), ctx.cfg.seed + n) for n, p in best.top[: cfg.folds]] or [
+        (params, ctx.cfg.seed + best.best_number)
+    ]
+    network, history, member_epochs = fit_final(members, data, ctx.cfg.tune.max_epochs, cfg.folds, cfg.fold_rows)
     best_epoch = int(np.argmin(history[objective]))
     run_id = tracking.start_run(
         client,
@@ -57,7 +58,11 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
     tracking.log_all(
         client,
         run_id,
-        params={**params.as_dict(), "folds": len(member_epochs) or 1},
+        params={
+            **params.as_dict(),
+            "folds": len(member_epochs) or 1,
+            "fold_trials": ",".join(str(n) for n, _ in best.top[: len(member_epochs)]) if member_epochs else "",
+        },
         history=history,  # with folds, the members' mean per epoch
         metrics={
             f"best_{objective}": history[objective][best_epoch],

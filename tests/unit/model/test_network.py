@@ -110,15 +110,18 @@ def test_fold_networks_serve_their_mean_and_save_as_one_model(splits, tmp_path):
     from tabflow.model.network import fit_final
 
     data = prepare(splits)
-    model, history, epochs = fit_final(SMALL, data, epochs=3, seed=0, folds=3, fold_rows=10_000)
+    members = [(SMALL, 0), (replace(SMALL, width=8), 5)]
+    model, history, epochs = fit_final(members, data, epochs=3, folds=3, fold_rows=10_000)
     assert len(epochs) == 3 and len(history["val_log_loss"]) == 3, "three members, their mean history"
-    members = [layer for layer in model.layers if layer.name.startswith("fold_")]
-    assert len(members) == 3
+    folds = [layer for layer in model.layers if layer.name.startswith("fold_")]
+    assert len(folds) == 3
+    widths = [next(la for la in f.layers if la.name == "dense_0").units for f in folds]
+    assert widths == [16, 8, 16], "fold i trains the i-th best trial's parameters, cycling"
     x = data.x_val[:20]
-    mean = np.mean([np.asarray(m(x)) for m in members], axis=0)
+    mean = np.mean([np.asarray(f(x)) for f in folds], axis=0)
     np.testing.assert_allclose(np.asarray(model(x)), mean, rtol=1e-6)
     model.save(tmp_path / "folds.keras")
     again = keras.saving.load_model(tmp_path / "folds.keras", compile=False)
     np.testing.assert_allclose(np.asarray(again(x)), mean, rtol=1e-6)
-    single, _, none = fit_final(SMALL, data, epochs=3, seed=0, folds=3, fold_rows=10)
+    single, _, none = fit_final(members, data, epochs=3, folds=3, fold_rows=10)
     assert none == [] and not any(layer.name.startswith("fold_") for layer in single.layers), "a large table: one"
