@@ -8,6 +8,7 @@ alias and swaps in a new version only after it loaded and scored its input examp
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -108,7 +109,9 @@ def create_app():
         except BadRequest as exc:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status)
         out = current.model.predict_checked(rows)
-        body = '{"predictions": ' + out.to_json(orient="records", double_precision=15) + "}"
+        # json, not DataFrame.to_json: its double_precision counts decimals (at most 15), so it rounded a
+        # confident probability such as 3.4e-09 to 3.37825e-09; json writes each float's shortest exact repr.
+        body = json.dumps({"predictions": out.to_dict(orient="records")})
         return Response(body, media_type="application/json", headers={"X-Model-Version": current.version})
 
     return app

@@ -71,6 +71,8 @@ def test_optimize_counts_finished_trials_toward_the_budget(tmp_path, splits):
         cfg,
     )
     assert (first.n_run, first.n_finished) == (2, 2)
+    assert [n for n, _ in first.top] == sorted((0, 1), key=lambda n: records[n].value), "best first"
+    assert first.top[0] == (first.best_number, first.best_params), "the best trial leads the fold networks' list"
     assert (again.n_run, again.n_finished) == (0, 2), "a finished study must not run more trials"
     assert [r.state for r in records] == ["COMPLETE", "COMPLETE"]
     assert all(len(r.history["val_log_loss"]) == 2 for r in records)
