@@ -53,6 +53,9 @@ def _best(scores, metric: str) -> str:
     ranked = sorted(values, key=values.__getitem__, reverse=not lower_is_better(metric))
     first, second = ranked[:2]
     gap = abs(values[first] - values[second])
+    if gap < 1e-9:  # the same score, up to float rounding
+        tied = [m for m in ranked if abs(values[m] - values[first]) < 1e-9]
+        return f"{' and '.join(tied)} tie on test_{metric}, {values[first]:.4g}"
     return f"{first} on test_{metric}, {values[first]:.4g}: {gap:.4g} ahead of {second} ({values[second]:.4g})"
 
 

@@ -69,6 +69,9 @@ def test_the_score_table_has_the_network_and_each_baseline():
 def test_the_summary_names_the_best_model_on_the_gate_metric():
     text = summary(result())
     assert line(text, "best") == "best      hgb on test_auc, 0.99: 0.00235 ahead of network (0.9877)"
+    tied = result()
+    tied.scores.baselines["logistic"]["auc"] = 0.99 + 1e-16
+    assert line(summary(tied), "best").split(" tie ")[1] == "on test_auc, 0.99", "a float tie is a tie"
 
 
 def test_the_study_params_data_and_decision_lines():
