@@ -14,12 +14,13 @@ def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> d
     """The dummy (class prior or mean), the linear model (logistic or ridge regression, categories one-hot) and
     gradient boosting (scikit-learn's HistGradientBoosting with its defaults, category codes as native
     categories), on the network's preprocessing (`max_categories` as data.max_categories sets it), each fitted on
-    train and scored on test, in the network's output format. Names in task_types' `baselines` order."""
+    train and val (every row the network may learn from: its fold networks train on both) and scored on test, in
+    the network's output format. Names in task_types' `baselines` order."""
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
 
-    x_train, y_train, x_test = splits.x("train"), splits.y("train"), splits.x("test")
+    x_train, y_train, x_test = fit_rows(splits)
     pre = make_preprocessor(splits.roles, max_categories, one_hot=True)  # fitted inside the pipeline, on train
     spec = task_type(splits.task)
     dummy, linear, boosting = spec.baselines
@@ -44,18 +45,24 @@ def _boosting(splits: Splits, seed: int, max_categories: int) -> np.ndarray:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
+    x_fit, y_fit, x_raw = fit_rows(splits)
     pre = make_preprocessor(splits.roles, max_categories, numeric="robust")
-    x_train = pre.fit_transform(splits.x("train"))
-    x_test = pre.transform(splits.x("test"))
+    x_train, x_test = pre.fit_transform(x_fit), pre.transform(x_raw)
     shape = layout(pre)
     codes = [False] * shape.dense + [bool(x_train[:, i].max() < 255) for i in range(shape.dense, shape.width)]
     with threadpool_limits(limits=1, user_api="openmp"):
         if splits.task == "regression":
             model = HistGradientBoostingRegressor(random_state=seed, categorical_features=codes)
-            return model.fit(x_train, splits.y("train")).predict(x_test)
+            return model.fit(x_train, y_fit).predict(x_test)
         model = HistGradientBoostingClassifier(random_state=seed, categorical_features=codes)
-        model.fit(x_train, splits.y("train"))
+        model.fit(x_train, y_fit)
         return _binary_as_one(_all_classes(model, x_test, len(splits.classes)))
+
+
+def fit_rows(splits: Splits) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Train and val together, and the test rows."""
+    x = pd.concat([splits.x("train"), splits.x("val")], ignore_index=True)
+    return x, np.concatenate([splits.y("train"), splits.y("val")]), splits.x("test")
 
 
 def _binary_as_one(proba: np.ndarray) -> np.ndarray:
