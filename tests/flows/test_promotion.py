@@ -167,3 +167,19 @@ def test_a_version_that_does_not_serve_cannot_become_champion(tmp_path, monkeypa
     assert summary.decision.verdict == "REJECT" and "does not serve" in summary.decision.reason
     assert "loading or scoring it failed" in summary.decision.reason
     assert client_for(store).get_registered_model("broken").aliases == {"challenger": int(summary.decision.version)}
+
+
+def test_a_network_the_linear_baseline_beats_is_rejected(tmp_path):
+    """One epoch of one step: the schedule's first step is 0, so the network stays as initialised, and logistic
+    regression beats it with confidence. The floor is set to 0 so that only the baseline stands in the way: no
+    champion exists, yet the gate refuses it and names the baseline."""
+    store = tmp_path / "mlruns"
+    cfg = tiny_config(model_name="untrained", tune={"n_trials": 1, "max_epochs": 1}, gate={"floor": 0.0})
+    summary = training.train(cfg, store=str(store))
+    assert summary.decision.verdict == "REJECT", summary.decision.reason
+    assert "against the linear baseline logreg" in summary.decision.reason, summary.decision.reason
+    assert "worse than the baseline by more than the margin" in summary.decision.reason
+    assert "champion" not in client_for(store).get_registered_model("untrained").aliases
+    no_baseline = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"baseline": "none"})})
+    allowed = training.train(no_baseline, store=str(store))
+    assert allowed.decision.verdict == "PROMOTE", f"gate.baseline none: the floor decides; {allowed.decision.reason}"

@@ -59,6 +59,7 @@ def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
         data={"source": str(table_csv), "target": target, "columns": dict.fromkeys(others, "drop")},
         model_name=f"customers-{task}",
         tune={"n_trials": 3, "max_epochs": 15},
+        gate={"baseline": "none"},  # the target is linear: this test is about the task, not the gate
     )
     store = tmp_path / "mlruns"
     summary = training.train(cfg, store=str(store))
@@ -69,9 +70,9 @@ def test_task_runs_end_to_end_and_serves_messy_rows(table_csv, tmp_path, task):
     assert summary.cleaning["roles"]["signup"] == "datetime"
     assert summary.decision.metric == f"test_{metric}"
     assert summary.decision.verdict == "PROMOTE", summary.decision.reason  # it beat the dummy
-    assert set(summary.scores.baselines) == {"dummy", linear}
+    assert set(summary.scores.baselines) == {"dummy", linear, "hgb"}
     parent = client_for(store).get_run(summary.parent_run_id)
-    assert f"baseline_{linear}_test_{metric}" in parent.data.metrics
+    assert {f"baseline_{linear}_test_{metric}", f"baseline_hgb_test_{metric}"} <= set(parent.data.metrics)
     schema = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/data/schema.json")
     assert schema["city"]["role"] == "categorical" and "Oslo" in schema["city"]["categories"]
     assert schema["x1"]["role"] == "numeric" and schema["x1"]["min"] < 0 < schema["x1"]["max"]

@@ -59,7 +59,15 @@ def test_each_trial_is_a_child_run_with_per_epoch_metrics(first_run):
     store, _, summary = first_run
     client = client_for(store)
     runs = children(client, summary.parent_run_id)
-    assert set(runs) == {"trial-0", "trial-1", "trial-2", "final-fit", "baseline-dummy", "baseline-logreg"}
+    assert set(runs) == {
+        "trial-0",
+        "trial-1",
+        "trial-2",
+        "final-fit",
+        "baseline-dummy",
+        "baseline-logreg",
+        "baseline-hgb",
+    }
     for name in ("trial-0", "trial-1", "trial-2"):
         history = client.get_metric_history(runs[name].info.run_id, "val_log_loss")
         assert [m.step for m in history] == [0, 1, 2], f"{name} should log one val_log_loss per epoch"
@@ -98,7 +106,8 @@ def test_challenger_trained_on_shuffled_labels_does_not_take_champion(first_run,
 
     monkeypatch.setattr(tabflow.runs.tune, "prepare", shuffled_labels)
     monkeypatch.setattr(tabflow.runs.train, "prepare", shuffled_labels)
-    worse = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"floor": 0.0})})  # let the champion decide
+    # Let the champion decide: no floor, and no baseline (logistic regression would reject it first).
+    worse = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"floor": 0.0, "baseline": "none"})})
     summary = training.train(worse, store=str(store))
 
     client = client_for(store)
