@@ -111,8 +111,8 @@ def create_app():
         out = current.model.predict_checked(rows)
         # json, not DataFrame.to_json: its double_precision counts decimals (at most 15), so it rounded a
         # confident probability such as 3.4e-09 to 3.37825e-09; json writes each float's shortest exact repr.
-        body = json.dumps({"predictions": out.to_dict(orient="records")})
-        return Response(body, media_type="application/json", headers={"X-Model-Version": current.version})
+        answer = json.dumps({"predictions": out.to_dict(orient="records")})
+        return Response(answer, media_type="application/json", headers={"X-Model-Version": current.version})
 
     return app
 
