@@ -101,8 +101,8 @@ class TrainConfig(Section):
         gone = sorted({"max_epochs", "patience"} & set(values)) if isinstance(values, dict) else []
         if gone:
             raise ValueError(
-                f"train.{' and train.'.join(gone)} no longer exist: the final fit trains tune.max_epochs epochs "
-                "and keeps its best validation epoch; delete the line"
+                f"train.{' and train.'.join(gone)} {'are' if len(gone) > 1 else 'is'} gone: the final fit trains "
+                "tune.max_epochs epochs and keeps its best validation epoch; delete the line"
             )
         return values
 
