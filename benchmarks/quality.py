@@ -2,10 +2,11 @@
 demo table and ten real ones (benchmarks/tables.py), each split five ways.
 
 For each table and split seed: tabflow's own split (70/15/15, stratified for classes) with that seed; every model
-fits on train and sees the same rows; val only selects (trials, early stopping); test only scores.
+learns from train and val (the baselines fit on both; the network selects trials and epochs on val and, on a small
+table, trains its fold networks on both); test only scores.
 - dummy and linear: tabflow.model.baselines.baseline_outputs (class prior or mean; logistic or ridge regression).
-- hgb: scikit-learn's HistGradientBoosting with its defaults, fitted on train (its own early stopping holds out part
-  of train when there are over 10,000 rows), on the network's preprocessing with the category codes as native
+- hgb: scikit-learn's HistGradientBoosting with its defaults (its own early stopping holds out part of what it fits
+  on when there are over 10,000 rows), on the network's preprocessing with the category codes as native
   categories: tabflow.model.baselines, the flow's `baseline-hgb`. The linear and hgb seconds are the three
   baselines' together.
 - the network (`--network`, by name; "tabflow"): tabflow's own code path without Prefect and MLflow

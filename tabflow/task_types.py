@@ -11,7 +11,7 @@ PROBABILITY, LABEL, PREDICTION = "probability", "label", "prediction"
 class TaskType:
     name: str
     classification: bool
-    objective: str  # the validation metric trials minimise and early stopping watches
+    objective: str  # the validation metric trials minimise and the best epoch is chosen by
     gate_metric: str  # the gate's primary test metric unless gate.metric says otherwise
     baselines: tuple[str, ...]  # dummy, linear, boosting: fitted beside the network on the same split
     metrics: tuple[str, ...]  # test metrics, in the summary's order (tabflow.metrics computes them)

@@ -66,7 +66,7 @@ class Head:
 
     @property
     def objective(self) -> str:
-        """The validation metric trials minimise and early stopping watches (plain loss, no L2 penalty)."""
+        """The validation metric trials minimise and the best epoch is chosen by (plain loss, no weight decay)."""
         return task_type(self.task).objective
 
 

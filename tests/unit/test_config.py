@@ -162,4 +162,4 @@ def test_every_setting_says_what_it_does():
     assert not missing, f"settings without a description (shown in errors and docs): {missing}"
 
 
-SELF_EXPLAINING = {"target", "train", "val", "test", "timeout_s", "max_epochs", "pruner", "patience"}
+SELF_EXPLAINING = {"target", "train", "val", "test", "timeout_s", "pruner"}
