@@ -18,7 +18,7 @@ from tabflow.task_types import task_type
 BUILTIN_PREFIX = "builtin:"
 
 
-EPOCHS = 128  # RealMLP trains 256; benchmarks/RESULTS.md, section 3, has what fewer costs
+EPOCHS = 128  # RealMLP trains 256; benchmarks/RESULTS.md, section 3c, has what fewer costs
 
 
 class Section(BaseModel, frozen=True, extra="forbid"):
@@ -84,8 +84,8 @@ class TrainConfig(Section):
         5,
         ge=1,
         description="on a table of at most fold_rows train and val rows, the served model is the mean of this "
-        "many networks of the best trial's parameters, each trained on train and val but one fold (its best "
-        "epoch chosen on that fold); 1: one network trained on train",
+        "many networks, the i-th with the i-th best trial's parameters, each trained on train and val but one "
+        "fold (its best epoch chosen on that fold); 1: one network trained on train",
     )
     fold_rows: int = Field(5000, ge=0, description="train and val rows up to which the final fit uses folds")
     class_weight: Literal["auto", "balanced", "none"] = Field(

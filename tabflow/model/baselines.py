@@ -21,13 +21,13 @@ def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> d
     from sklearn.pipeline import make_pipeline
 
     x_train, y_train, x_test = fit_rows(splits)
-    pre = make_preprocessor(splits.roles, max_categories, one_hot=True)  # fitted inside the pipeline, on train
+    pre = make_preprocessor(splits.roles, max_categories, one_hot=True)  # fitted inside the pipeline
     spec = task_type(splits.task)
     dummy, linear, boosting = spec.baselines
     if not spec.classification:
         models = {dummy: DummyRegressor(), linear: make_pipeline(pre, Ridge())}
         out = {name: m.fit(x_train, y_train).predict(x_test) for name, m in models.items()}
-        return {**out, boosting: _boosting(splits, seed, max_categories)}
+        return {**out, boosting: _boosting(splits, x_train, y_train, x_test, seed, max_categories)}
     models = {
         dummy: DummyClassifier(strategy="prior"),
         linear: make_pipeline(pre, LogisticRegression(max_iter=2000, random_state=seed)),
@@ -36,16 +36,17 @@ def baseline_outputs(splits: Splits, seed: int, max_categories: int = 1000) -> d
         name: _binary_as_one(_all_classes(m.fit(x_train, y_train), x_test, len(splits.classes)))
         for name, m in models.items()
     }
-    return {**out, boosting: _boosting(splits, seed, max_categories)}
+    return {**out, boosting: _boosting(splits, x_train, y_train, x_test, seed, max_categories)}
 
 
-def _boosting(splits: Splits, seed: int, max_categories: int) -> np.ndarray:
+def _boosting(
+    splits: Splits, x_fit: pd.DataFrame, y_fit: np.ndarray, x_raw: pd.DataFrame, seed: int, max_categories: int
+) -> np.ndarray:
     """HistGradientBoosting with its defaults on the network's codes, the categories native while they fit its
     255 bins. One OpenMP thread: beside TensorFlow's thread pools, more were many times slower (../shared/STACK.md)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    x_fit, y_fit, x_raw = fit_rows(splits)
     pre = make_preprocessor(splits.roles, max_categories, numeric="robust")
     x_train, x_test = pre.fit_transform(x_fit), pre.transform(x_raw)
     shape = layout(pre)

@@ -34,6 +34,7 @@ class BaselineOutput:
     name: str  # e.g. logreg
     kind: str  # linear or boosting
     output: np.ndarray
+    value: float  # its score on the gate's metric
 
 
 def gate_rules(cfg: GateConfig, task: str, dummy: float) -> gate.Rules:
@@ -67,9 +68,8 @@ def judge(
     baseline = None
     if c.baseline is not None:
         b = c.baseline
-        value = scores(c.task, c.y, b.output)[rules.metric]
         spread = bootstrap.bootstrap(c.task, rules.metric, c.y, c.output, b.output, cfg.resamples, cfg.confidence, seed)
-        baseline = gate.Baseline(b.name, b.kind, value, spread)
+        baseline = gate.Baseline(b.name, b.kind, b.value, spread)
     ruling = gate.decide(gate.Evidence(c.scores, champion, interval, current, problem, baseline), rules)
     return Decision(
         ruling.verdict,

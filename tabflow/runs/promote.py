@@ -65,7 +65,8 @@ def gate_baseline(cfg: GateConfig, task: str, result: Evaluation) -> BaselineOut
         return None
     _, linear, boosting = task_type(task).baselines
     name = linear if cfg.baseline == "linear" else boosting
-    return BaselineOutput(name, cfg.baseline, result.baseline_outputs[name])
+    metric = cfg.metric_for(task)
+    return BaselineOutput(name, cfg.baseline, result.baseline_outputs[name], result.baselines[name][metric])
 
 
 def lineage_tags(splits: Splits, ctx: RunContext) -> dict[str, str]:
