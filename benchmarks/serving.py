@@ -95,6 +95,22 @@ def measure(url: str, one: bytes, batch: bytes, requests: int) -> dict:
     }
 
 
+def model_size(store: Path, model: str) -> dict:
+    """The champion's files: the whole logged model, and its network (every fold network in one .keras file)."""
+    import tempfile
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{store.resolve() / 'mlflow.db'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(mlflow.artifacts.download_artifacts(f"models:/{model}@champion", dst_path=tmp))
+        files = [f for f in path.rglob("*") if f.is_file()]
+        return {
+            "model_mb": sum(f.stat().st_size for f in files) / 2**20,
+            "network_mb": sum(f.stat().st_size for f in files if f.name == "network.keras") / 2**20,
+        }
+
+
 def main() -> None:
     from tabflow.data.read import load_table
 
@@ -104,7 +120,7 @@ def main() -> None:
     one = json.dumps({"dataframe_split": rows.head(1).to_dict(orient="split")}).encode()
     big = rows.sample(1000, replace=True, random_state=0)
     batch = json.dumps({"dataframe_split": big.to_dict(orient="split")}).encode()
-    out = {}
+    out = {"model": model_size(store, model)}
     for kind in ("mlflow", "tabflow"):
         proc, url = start(kind, store, model)
         try:

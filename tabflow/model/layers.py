@@ -52,6 +52,8 @@ register = keras.saving.register_keras_serializable(package="tabflow")
 
 
 def _np(variable) -> np.ndarray:
+    if isinstance(variable, np.ndarray):  # a frozen twin's weight (tabflow.model.forward)
+        return variable
     return np.asarray(ops.convert_to_numpy(variable))
 
 

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 class MLPParams:
     """One network: RealMLP-TD's defaults (Holzmüller et al., 2024, pytabkit), and TabM's batch ensemble as an
     option (`ensemble` members; 1 is a plain MLP), and a linear skip path of our own. Every part can be switched
-    off: `embedding`, `front_scale`, `skip`, `weight_decay=0`, `label_smoothing=0`, `schedule="constant"`,
-    `ensemble=1`."""
+    off: `embedding`, `front_scale`, `skip`, `skip_init="zeros"`, `weight_decay=0`, `label_smoothing=0`,
+    `schedule="constant"`, `ensemble=1`."""
 
     width: int = 256
     depth: int = 3
@@ -37,6 +37,7 @@ class MLPParams:
     label_smoothing: float = 0.0
     ensemble: int = 1
     skip: bool = True  # a linear layer from the encoded inputs straight to the output, beside the hidden layers
+    skip_init: str = "linear"  # the network starts as a ridge or logistic fit (start_linear), or "zeros"
     batch_size: int = 256
     schedule: str = "coslog"  # RealMLP's coslog4 over the fit's epochs, or "constant"
 
@@ -102,9 +103,11 @@ def build_network(
     h = x
     for layer in stack:
         h = layer(h)
-    if params.skip:  # a linear path from the encoded inputs to the output, starting at 0: an additive model
-        skip = tl.NTKDense(units, bias_lr_factor=0.1, kernel_initializer="zeros", name="skip")(x)
-        h = keras.layers.Add(name="with_skip")([h, keras.ops.expand_dims(skip, 1) if k > 1 else skip])
+    skip = None
+    if params.skip:  # a linear path from the encoded inputs to the output: wide and deep
+        skip = tl.NTKDense(units, bias_lr_factor=0.1, kernel_initializer="zeros", name="skip")
+        linear = skip(x)
+        h = keras.layers.Add(name="with_skip")([h, keras.ops.expand_dims(linear, 1) if k > 1 else linear])
     trained = keras.Model(inputs, h, name="trained")
     if k > 1:
         out = tl.EnsembleMean(head.task, name="ensemble_mean")(h)
@@ -116,7 +119,8 @@ def build_network(
         out = h
     if head.task == "regression":
         out = keras.layers.Rescaling(head.std, offset=head.mean, name="prediction")(out)
-    return Network(trained, keras.Model(inputs, out, name=name), keras.Model(inputs, x, name="encoded"), stack)
+    served = keras.Model(inputs, out, name=name)
+    return Network(trained, served, keras.Model(inputs, x, name="encoded"), stack, skip, _fixed(layout, params))
 
 
 @dataclass
@@ -125,6 +129,46 @@ class Network:
     served: keras.Model  # probabilities or the prediction in the target's units: what is logged and served
     encoder: keras.Model  # inputs to the first layer of `stack`, for the data-dependent init
     stack: list
+    skip: keras.layers.Layer | None = None
+    fixed: np.ndarray | None = None  # the encoded columns that training does not change: raw numbers and one-hots
+
+
+PERIODIC_OUT = 3  # numbers per column out of the periodic embedding, before the raw value (RealMLP's)
+
+
+def _fixed(layout: Layout, params: MLPParams) -> np.ndarray:
+    """Where the encoded inputs hold the scaled numbers themselves and the one-hot slots: the columns a linear
+    model can be fitted on before training, since no trainable weight sits in front of them."""
+    start = layout.dense * PERIODIC_OUT if params.embedding else 0
+    numbers = np.arange(start, start + layout.dense)
+    one_hot = np.arange(0, sum(layout.one_hot)) + (start + layout.dense)
+    return np.concatenate([numbers, one_hot]).astype(int)
+
+
+def start_linear(net: Network, encoded: np.ndarray, y: np.ndarray, head: Head, seed: int) -> None:
+    """Start the network as a linear model: the skip path set to a ridge (regression, on the standardised target)
+    or logistic regression fitted on the fixed encoded columns of training rows, and the output layer of the
+    hidden stack at 0 (RealMLP-TD-S's zero init of the last layer), so the hidden layers learn only what the
+    linear fit misses and an early best epoch is close to it. Leaves the network as it is when a class is
+    missing from the rows. Without an ensemble only (a batch ensemble keeps its own init)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    skip, fixed = net.skip, net.fixed
+    z = np.asarray(encoded, dtype="float64")[:, fixed]
+    if head.task == "regression":
+        model = Ridge(alpha=1.0).fit(z, (y[:, 0] - head.mean) / head.std)
+        coef, intercept = model.coef_.reshape(1, -1), np.atleast_1d(model.intercept_)
+    else:
+        labels = y[:, 0].astype(int)
+        if len(np.unique(labels)) != max(head.n_classes, 2):
+            return
+        model = LogisticRegression(max_iter=1000, random_state=seed).fit(z, labels)
+        coef, intercept = model.coef_, model.intercept_
+    kernel = np.zeros(tuple(skip.kernel.shape), dtype="float64")
+    kernel[fixed] = coef.T * np.sqrt(kernel.shape[0])  # NTKDense divides by sqrt(fan_in) in its forward pass
+    skip.set_weights([kernel.astype("float32"), (intercept / skip.bias_lr_factor).astype("float32")])
+    out = net.stack[-1]
+    out.set_weights([np.zeros_like(w) for w in out.get_weights()])
 
 
 def _encoded(inputs, layout: Layout, params: MLPParams, seed: int):
@@ -138,7 +182,10 @@ def _encoded(inputs, layout: Layout, params: MLPParams, seed: int):
     if layout.dense:
         dense = inputs[:, : layout.dense]
         if params.embedding:
-            dense = tl.PeriodicEmbedding(sigma=params.sigma, lr_factor=0.1, seed=seed, name="periodic")(dense)
+            periodic = tl.PeriodicEmbedding(
+                d_out=PERIODIC_OUT, sigma=params.sigma, lr_factor=0.1, seed=seed, name="periodic"
+            )
+            dense = periodic(dense)
         parts.append(dense)
     start = layout.dense
     if layout.one_hot:
@@ -178,8 +225,11 @@ def fit_network(
     net = build_network(params, data.layout or data.x_train.shape[1], data.head, seed, name)
     rng = np.random.default_rng(seed)
     n = len(data.x_train)
-    sample = data.x_train[rng.choice(n, min(n, 4096), replace=False)]
-    tl.data_init(net.stack, np.asarray(net.encoder(sample, training=False)), seed=seed)
+    rows = rng.choice(n, min(n, 4096), replace=False)
+    encoded = np.asarray(net.encoder(data.x_train[rows], training=False))
+    tl.data_init(net.stack, encoded, seed=seed)
+    if net.skip is not None and params.skip_init == "linear" and params.ensemble == 1:
+        start_linear(net, encoded, data.y_train[rows], data.head, seed)
     batch = min(params.batch_size, n)
     steps = n // batch  # the last, partial batch is dropped each epoch, as RealMLP and TabM do
     lr = tl.CosLog(params.learning_rate, epochs * steps) if params.schedule == "coslog" else params.learning_rate

@@ -40,7 +40,7 @@ def load(name: str, version: str) -> Loaded:
     if len(out) != len(example):
         raise RuntimeError("scoring its input example returned the wrong number of rows")
     if not model.prepare_replay(example):
-        log.warning("version %s of %s: small requests go through scikit-learn's pipeline (slower)", version, name)
+        log.warning("version %s of %s: small requests go through scikit-learn and TensorFlow (slower)", version, name)
     tags = dict(mlflow.MlflowClient().get_model_version(name, version).tags)
     return Loaded(name, version, model, tags)
 

@@ -43,24 +43,32 @@ class TabflowModel(PythonModel):
         return self.predict_checked(check_input(model_input, self.schema))
 
     replay = None  # tabflow.features.replay.Replay, set by `prepare_replay`
+    fast = None  # the network's numpy forward pass (tabflow.model.forward), set by `prepare_replay`
 
     def prepare_replay(self, example: pd.DataFrame) -> bool:
-        """Replay the preprocessing in numpy for small requests (tabflow serve); False when it cannot."""
+        """Replay the preprocessing and the network in numpy for small requests (tabflow serve), each checked
+        against its original on the example rows; False when either cannot."""
+        from tabflow.features.preprocessor import layout, transform
         from tabflow.features.replay import replay_for
+        from tabflow.model.forward import checked, numpy_forward
 
         self.replay = replay_for(self.preprocessor, example)
-        return self.replay is not None
+        fast = numpy_forward(self.network, layout(self.preprocessor))
+        matrix = transform(self.preprocessor, example)
+        self.fast = fast if fast is not None and checked(fast, self.forward, matrix) else None
+        return self.replay is not None and self.fast is not None
 
     def predict_checked(self, rows: pd.DataFrame) -> pd.DataFrame:
         """`predict` for rows that already passed check_input (tabflow serve checks them first, for a 422)."""
         from tabflow.features.preprocessor import transform
         from tabflow.model.network import as_output
 
-        if self.replay is not None and len(rows) <= settings.SMALL_REQUEST:
+        small = len(rows) <= settings.SMALL_REQUEST
+        if self.replay is not None and small:
             matrix = self.replay.transform(rows)
         else:
             matrix = transform(self.preprocessor, rows)
-        out = as_output(self.forward(matrix))
+        out = as_output(self.fast(matrix) if self.fast is not None and small else self.forward(matrix))
         spec = task_type(self.task)
         if not spec.classification:
             return pd.DataFrame({PREDICTION: out})

@@ -115,8 +115,8 @@ def test_each_protocol_form_answers_as_the_model_does(server, form):
     status, text, headers = call(f"{url}/invocations", body, "text/csv" if form == "csv" else "application/json")
     assert status == 200, text
     served = pd.DataFrame(json.loads(text)["predictions"])
-    expected = in_process(store, frame)
-    np.testing.assert_allclose(served["probability"], expected["probability"], rtol=1e-12)
+    expected = in_process(store, frame)  # TensorFlow's forward pass; the server's is numpy's (small requests)
+    np.testing.assert_allclose(served["probability"], expected["probability"], rtol=1e-5, atol=1e-7)  # float32
     assert served["label"].tolist() == expected["label"].tolist() and headers.get("X-Model-Version") == "1"
 
 

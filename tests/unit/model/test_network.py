@@ -125,3 +125,31 @@ def test_fold_networks_serve_their_mean_and_save_as_one_model(splits, tmp_path):
     np.testing.assert_allclose(np.asarray(again(x)), mean, rtol=1e-6)
     single, _, none = fit_final(members, data, epochs=3, folds=3, fold_rows=10)
     assert none == [] and not any(layer.name.startswith("fold_") for layer in single.layers), "a large table: one"
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_the_network_starts_as_the_linear_fit(task):
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from tabflow.features.preprocessor import Layout
+    from tabflow.model import layers as tl
+    from tabflow.model.network import start_linear
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype("float32")
+    score = x @ np.array([1.5, -2.0, 0.5, 0.0])
+    y = (score > 0).astype("float32") if task == "binary" else (3.0 + 2.0 * score).astype("float32")
+    head = Head(task) if task == "binary" else Head(task, 1, float(y.mean()), float(y.std()))
+    net = build_network(MLPParams(width=16), Layout(4), head, seed=1)
+    encoded = np.asarray(net.encoder(x))
+    tl.data_init(net.stack, encoded, seed=1)
+    start_linear(net, encoded, y.reshape(-1, 1), head, seed=1)
+    fixed = encoded[:, net.fixed]  # the scaled numbers themselves, beside their periodic embedding
+    assert np.allclose(fixed, x, atol=1e-6)
+    if task == "binary":
+        expected = LogisticRegression(max_iter=1000, random_state=1).fit(fixed, y).predict_proba(fixed)[:, 1]
+    else:
+        expected = Ridge(alpha=1.0).fit(fixed, (y - y.mean()) / y.std()).predict(fixed) * y.std() + y.mean()
+    np.testing.assert_allclose(predict_proba(net.served, x), expected, rtol=1e-4, atol=1e-4)
+    zeros = build_network(MLPParams(width=16, skip_init="zeros"), Layout(4), head, seed=1)
+    assert not np.allclose(predict_proba(zeros.served, x), expected, atol=1e-2), "the comparison can fail"

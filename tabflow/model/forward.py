@@ -1,0 +1,126 @@
+"""The served network's forward pass in numpy, for small requests: a single row through TensorFlow pays its
+per-op dispatch on every layer of every fold network, which numpy does not (benchmarks/RESULTS.md, section 6).
+
+It is built from the network's own layers and their numpy twins (tabflow.model.layers), by the names
+tabflow.model.network gives them; anything else (a batch ensemble, an older model) has no numpy pass, and serving
+stays on TensorFlow. `checked` compares it with the Keras model before it is used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tabflow.features.preprocessor import Layout
+
+Forward = Callable[[np.ndarray], np.ndarray]
+
+SUPPORTED = frozenset(
+    {
+        "InputLayer",
+        "PeriodicEmbedding",
+        "CategoryEncoding",
+        "Embedding",
+        "Flatten",
+        "Concatenate",
+        "FrontScale",
+        "NTKDense",
+        "ParametricActivation",
+        "Dropout",
+        "Add",
+        "Activation",
+        "Rescaling",
+    }
+)
+
+
+def numpy_forward(model, layout: Layout) -> Forward | None:
+    """The served model's output in numpy (the mean over fold networks), or None when a layer has no twin."""
+    nets = [layer for layer in model.layers if hasattr(layer, "layers")] or [model]
+    passes = [_network(net, layout) for net in nets]
+    if any(p is None for p in passes):
+        return None
+    if len(passes) == 1:
+        return passes[0]
+    return lambda x: np.mean([p(x) for p in passes], axis=0)
+
+
+def checked(fast: Forward, keras_forward: Forward, x: np.ndarray, tolerance: float = 1e-4) -> bool:
+    """Whether the numpy pass gives the Keras model's output on these rows."""
+    try:
+        ours = np.asarray(fast(x), dtype="float64")
+    except Exception:  # a model whose numpy pass fails is served by TensorFlow
+        return False
+    theirs = np.asarray(keras_forward(x), dtype="float64")
+    return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=tolerance, atol=tolerance))
+
+
+class Frozen:
+    """A layer's numpy twin with its weights read once: reading a variable into numpy on every call cost more
+    than the arithmetic of a single row."""
+
+    def __init__(self, layer):
+        import keras
+
+        self._layer = layer
+        self._arrays = {k: np.asarray(v) for k, v in vars(layer).items() if isinstance(v, keras.Variable)}
+
+    def __getattr__(self, name: str):
+        arrays = self.__dict__["_arrays"]
+        return arrays[name] if name in arrays else getattr(self.__dict__["_layer"], name)
+
+    def numpy_call(self, x: np.ndarray) -> np.ndarray:
+        return type(self._layer).numpy_call(self, x)
+
+
+def _network(net, layout: Layout) -> Forward | None:
+    if any(type(layer).__name__ not in SUPPORTED for layer in net.layers):
+        return None
+    named = {layer.name: Frozen(layer) if hasattr(layer, "numpy_call") else layer for layer in net.layers}
+    depth = sum(name.startswith("dense_") for name in named)
+    if "out" not in named or any(f"dense_{i}" not in named or f"act_{i}" not in named for i in range(depth)):
+        return None
+    periodic, front, skip = named.get("periodic"), named.get("front_scale"), named.get("skip")
+    hidden = [(named[f"dense_{i}"], named[f"act_{i}"]) for i in range(depth)]
+    out, final, rescale = named["out"], named.get("probability"), named.get("prediction")
+    table = np.asarray(named["embedding"].embeddings.numpy()) if "embedding" in named else None
+    n_hot = sum(layout.one_hot)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype="float32")
+        parts, start = [], layout.dense
+        if layout.dense:
+            dense = x[:, : layout.dense]
+            parts.append(periodic.numpy_call(dense) if periodic is not None else dense)
+        if layout.one_hot:
+            codes = x[:, start : start + len(layout.one_hot)].astype(np.int64)
+            hot = np.zeros((len(x), n_hot), dtype="float32")
+            np.put_along_axis(hot, codes, 1.0, axis=1)
+            parts.append(hot)
+            start += len(layout.one_hot)
+        if table is not None:
+            parts.append(table[x[:, start:].astype(np.int64)].reshape(len(x), -1))
+        encoded = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        h = front.numpy_call(encoded) if front is not None else encoded
+        for dense_layer, activation in hidden:
+            h = activation.numpy_call(dense_layer.numpy_call(h))
+        h = out.numpy_call(h)
+        if skip is not None:
+            h = h + skip.numpy_call(encoded)
+        if final is not None:
+            h = _activation(final, h)
+        if rescale is not None:
+            h = h * np.float32(rescale.scale) + np.float32(rescale.offset)
+        return h
+
+    return forward
+
+
+def _activation(layer, h: np.ndarray) -> np.ndarray:
+    kind = layer.get_config()["activation"]
+    if kind == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if kind == "softmax":
+        e = np.exp(h - h.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    raise ValueError(f"no numpy twin for the activation {kind!r}")
