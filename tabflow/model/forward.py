@@ -82,7 +82,10 @@ def _network(net, layout: Layout) -> Forward | None:
         return None
     periodic, front, skip = named.get("periodic"), named.get("front_scale"), named.get("skip")
     hidden = [(named[f"dense_{i}"], named[f"act_{i}"]) for i in range(depth)]
-    out, final, rescale = named["out"], named.get("probability"), named.get("prediction")
+    out, rescale = named["out"], named.get("prediction")
+    final = named["probability"].get_config()["activation"] if "probability" in named else None
+    if final not in (None, "sigmoid", "softmax"):
+        return None
     table = np.asarray(named["embedding"].embeddings.numpy()) if "embedding" in named else None
     n_hot = sum(layout.one_hot)
 
@@ -107,20 +110,13 @@ def _network(net, layout: Layout) -> Forward | None:
         h = out.numpy_call(h)
         if skip is not None:
             h = h + skip.numpy_call(encoded)
-        if final is not None:
-            h = _activation(final, h)
+        if final == "sigmoid":
+            h = 1.0 / (1.0 + np.exp(-h))
+        elif final == "softmax":
+            e = np.exp(h - h.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
         if rescale is not None:
             h = h * np.float32(rescale.scale) + np.float32(rescale.offset)
         return h
 
     return forward
-
-
-def _activation(layer, h: np.ndarray) -> np.ndarray:
-    kind = layer.get_config()["activation"]
-    if kind == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-h))
-    if kind == "softmax":
-        e = np.exp(h - h.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-    raise ValueError(f"no numpy twin for the activation {kind!r}")
