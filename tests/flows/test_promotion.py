@@ -169,10 +169,14 @@ def test_a_version_that_does_not_serve_cannot_become_champion(tmp_path, monkeypa
     assert client_for(store).get_registered_model("broken").aliases == {"challenger": int(summary.decision.version)}
 
 
-def test_a_network_the_linear_baseline_beats_is_rejected(tmp_path):
-    """One epoch of one step: the schedule's first step is 0, so the network stays as initialised, and logistic
-    regression beats it with confidence. The floor is set to 0 so that only the baseline stands in the way: no
-    champion exists, yet the gate refuses it and names the baseline."""
+def test_a_network_the_linear_baseline_beats_is_rejected(tmp_path, monkeypatch):
+    """One epoch of one step: the schedule's first step is 0, so the network stays as initialised, and without
+    its linear start (tabflow's own code switched off, not a library mocked) logistic regression beats it with
+    confidence. The floor is set to 0 so that only the baseline stands in the way: no champion exists, yet the
+    gate refuses it and names the baseline."""
+    from tabflow.model import network
+
+    monkeypatch.setattr(network, "start_linear", lambda *args, **kwargs: None)
     store = tmp_path / "mlruns"
     cfg = tiny_config(model_name="untrained", tune={"n_trials": 1, "max_epochs": 1}, gate={"floor": 0.0})
     summary = training.train(cfg, store=str(store))
