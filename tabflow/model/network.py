@@ -46,8 +46,12 @@ class MLPParams:
 
 
 def default_params(task: str) -> MLPParams:
-    """RealMLP-TD's defaults for the task: regression takes a larger step and Mish."""
-    return MLPParams(learning_rate=0.2, activation="mish") if task == "regression" else MLPParams()
+    """RealMLP-TD's defaults for the task: regression takes a larger step and Mish. A multiclass network starts
+    with its skip path at 0: starting it as multinomial logistic regression lost AUC (benchmarks/RESULTS.md,
+    section 3c)."""
+    if task == "regression":
+        return MLPParams(learning_rate=0.2, activation="mish")
+    return MLPParams(skip_init="zeros") if task == "multiclass" else MLPParams()
 
 
 def params_for(task: str, values: dict) -> MLPParams:
