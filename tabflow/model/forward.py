@@ -34,15 +34,24 @@ SUPPORTED = frozenset(
 )
 
 
-def numpy_forward(model, layout: Layout) -> Forward | None:
-    """The served model's output in numpy (the mean over fold networks), or None when a layer has no twin."""
+class NumpyForward:
+    """The served model's output in numpy: the mean over its fold networks' passes (or the one network's)."""
+
+    def __init__(self, passes: list[Forward]):
+        self.passes = passes
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if len(self.passes) == 1:
+            return self.passes[0](x)
+        return np.mean([p(x) for p in self.passes], axis=0)
+
+
+def numpy_forward(model, layout: Layout) -> NumpyForward | None:
+    """The served model's forward pass in numpy, or None when one of its layers has no twin."""
     nets = [layer for layer in model.layers if hasattr(layer, "layers")] or [model]
     passes = [_network(net, layout) for net in nets]
-    if any(p is None for p in passes):
-        return None
-    if len(passes) == 1:
-        return passes[0]
-    return lambda x: np.mean([p(x) for p in passes], axis=0)
+    ready = [p for p in passes if p is not None]
+    return NumpyForward(ready) if len(ready) == len(passes) else None
 
 
 def checked(fast: Forward, keras_forward: Forward, x: np.ndarray, tolerance: float = 1e-4) -> bool:

@@ -158,6 +158,8 @@ def start_linear(net: Network, encoded: np.ndarray, y: np.ndarray, head: Head, s
     from sklearn.linear_model import LogisticRegression, Ridge
 
     skip, fixed = net.skip, net.fixed
+    if skip is None or fixed is None:
+        return
     z = np.asarray(encoded, dtype="float64")[:, fixed]
     if head.task == "regression":
         model = Ridge(alpha=1.0).fit(z, (y[:, 0] - head.mean) / head.std)
@@ -168,8 +170,9 @@ def start_linear(net: Network, encoded: np.ndarray, y: np.ndarray, head: Head, s
             return
         model = LogisticRegression(max_iter=1000, random_state=seed).fit(z, labels)
         coef, intercept = model.coef_, model.intercept_
-    kernel = np.zeros(tuple(skip.kernel.shape), dtype="float64")
-    kernel[fixed] = coef.T * np.sqrt(kernel.shape[0])  # NTKDense divides by sqrt(fan_in) in its forward pass
+    fan_in, units = (int(d) for d in skip.kernel.shape)
+    kernel = np.zeros((fan_in, units), dtype="float64")
+    kernel[fixed] = coef.T * np.sqrt(fan_in)  # NTKDense divides by sqrt(fan_in) in its forward pass
     skip.set_weights([kernel.astype("float32"), (intercept / skip.bias_lr_factor).astype("float32")])
     out = net.stack[-1]
     out.set_weights([np.zeros_like(w) for w in out.get_weights()])

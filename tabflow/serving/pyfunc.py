@@ -6,6 +6,7 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -15,6 +16,9 @@ from mlflow.pyfunc import PythonModel
 import tabflow
 from tabflow import settings
 from tabflow.serving.contract import _plain, check_input, input_schema
+
+if TYPE_CHECKING:
+    from tabflow.model.forward import NumpyForward
 from tabflow.task_types import LABEL, PREDICTION, PROBABILITY, task_type
 
 
@@ -43,7 +47,7 @@ class TabflowModel(PythonModel):
         return self.predict_checked(check_input(model_input, self.schema))
 
     replay = None  # tabflow.features.replay.Replay, set by `prepare_replay`
-    fast = None  # the network's numpy forward pass (tabflow.model.forward), set by `prepare_replay`
+    fast: NumpyForward | None = None  # the network's numpy forward pass, set by `prepare_replay`
 
     def prepare_replay(self, example: pd.DataFrame) -> bool:
         """Replay the preprocessing and the network in numpy for small requests (tabflow serve), each checked
