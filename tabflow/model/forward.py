@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tabflow.features.preprocessor import Layout
+from tabflow.model.layers import sigmoid_np, softmax_np
 
 Forward = Callable[[np.ndarray], np.ndarray]
 
@@ -120,10 +121,9 @@ def _network(net, layout: Layout) -> Forward | None:
         if skip is not None:
             h = h + skip.numpy_call(encoded)
         if final == "sigmoid":
-            h = 1.0 / (1.0 + np.exp(-h))
+            h = sigmoid_np(h)
         elif final == "softmax":
-            e = np.exp(h - h.max(axis=1, keepdims=True))
-            h = e / e.sum(axis=1, keepdims=True)
+            h = softmax_np(h)
         if rescale is not None:
             h = h * np.float32(rescale.scale) + np.float32(rescale.offset)
         return h

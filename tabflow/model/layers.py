@@ -414,11 +414,11 @@ class EnsembleHead(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "k": self.k, "seed": self.seed}
 
 
-def _sigmoid_np(x: np.ndarray) -> np.ndarray:
+def sigmoid_np(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|, unlike 1 / (1 + exp(-x))
 
 
-def _softmax_np(x: np.ndarray) -> np.ndarray:
+def softmax_np(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -444,9 +444,9 @@ class EnsembleMean(keras.layers.Layer):
 
     def numpy_call(self, x: np.ndarray) -> np.ndarray:
         if self.task == "binary":
-            x = _sigmoid_np(x)
+            x = sigmoid_np(x)
         elif self.task == "multiclass":
-            x = _softmax_np(x)
+            x = softmax_np(x)
         return x.mean(axis=1)
 
     def get_config(self) -> dict:
