@@ -52,8 +52,6 @@ register = keras.saving.register_keras_serializable(package="tabflow")
 
 
 def _np(variable) -> np.ndarray:
-    if isinstance(variable, np.ndarray):  # a frozen twin's weight (tabflow.model.forward)
-        return variable
     return np.asarray(ops.convert_to_numpy(variable))
 
 
@@ -248,6 +246,17 @@ def _selu(x, xp):
     return SELU_SCALE * xp.where(x > 0, x, SELU_ALPHA * xp.expm1(xp.minimum(x, 0.0)))
 
 
+def parametric_np(kind: str, alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """ParametricActivation in numpy, alpha with its lr_factor applied (tabflow.model.forward folds it in once)."""
+    if kind == "selu":
+        f = _selu(x, np)
+    elif kind == "mish":
+        f = x * np.tanh(np.logaddexp(0.0, x))
+    else:
+        f = np.maximum(x, 0.0)
+    return x + alpha * (f - x)
+
+
 @register
 class ParametricActivation(keras.layers.Layer):
     """y = x + alpha ⊙ (f(x) - x), one alpha per unit, init 1 (so f at init). Each unit can learn how non-linear
@@ -276,13 +285,7 @@ class ParametricActivation(keras.layers.Layer):
         return x + (self.lr_factor * self.alpha) * (self._f(x) - x)
 
     def numpy_call(self, x: np.ndarray) -> np.ndarray:
-        if self.kind == "selu":
-            f = _selu(x, np)
-        elif self.kind == "mish":
-            f = x * np.tanh(np.logaddexp(0.0, x))
-        else:
-            f = np.maximum(x, 0.0)
-        return x + (self.lr_factor * _np(self.alpha)) * (f - x)
+        return parametric_np(self.kind, self.lr_factor * _np(self.alpha), x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "kind": self.kind, "lr_factor": self.lr_factor}

@@ -51,9 +51,10 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     numeric = [c for c, e in schema.items() if e["role"] == "numeric"]
     outside = {}
     if numeric:  # one block, not a column at a time: this runs on every request
-        values = numbers(rows, numeric)
-        if not all(pd.api.types.is_numeric_dtype(t) for t in rows[numeric].dtypes):  # text parsed: count misses
-            bad = (rows[numeric].notna().to_numpy() & np.isnan(values)).sum(axis=0)
+        block = rows if len(numeric) == len(schema) else rows[numeric]
+        values = numbers(block, numeric)
+        if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # text parsed: count misses
+            bad = (block.notna().to_numpy() & np.isnan(values)).sum(axis=0)
             if bad.any():
                 name = numeric[int(np.argmax(bad > 0))]
                 raise ValueError(

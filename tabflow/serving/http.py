@@ -108,10 +108,11 @@ def create_app():
                 raise BadRequest(422, str(exc)) from None
         except BadRequest as exc:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status)
-        out = current.model.predict_checked(rows)
+        out = current.model.predict_columns(rows)
         # json, not DataFrame.to_json: its double_precision counts decimals (at most 15), so it rounded a
         # confident probability such as 3.4e-09 to 3.37825e-09; json writes each float's shortest exact repr.
-        answer = json.dumps({"predictions": out.to_dict(orient="records")})
+        records = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]
+        answer = json.dumps({"predictions": records})
         return Response(answer, media_type="application/json", headers={"X-Model-Version": current.version})
 
     return app

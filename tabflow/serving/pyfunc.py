@@ -64,6 +64,11 @@ class TabflowModel(PythonModel):
 
     def predict_checked(self, rows: pd.DataFrame) -> pd.DataFrame:
         """`predict` for rows that already passed check_input (tabflow serve checks them first, for a 422)."""
+        return pd.DataFrame(self.predict_columns(rows))
+
+    def predict_columns(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """predict_checked's output columns as arrays, in order: tabflow serve writes its JSON from them without
+        building a frame."""
         from tabflow.features.preprocessor import transform
         from tabflow.model.network import as_output
 
@@ -75,13 +80,12 @@ class TabflowModel(PythonModel):
         out = as_output(self.fast(matrix) if self.fast is not None and small else self.forward(matrix))
         spec = task_type(self.task)
         if not spec.classification:
-            return pd.DataFrame({PREDICTION: out})
+            return {PREDICTION: out}
         if out.ndim == 2:  # one probability per class
-            frame = pd.DataFrame(out, columns=spec.probability_columns(tuple(self.classes)))
-            frame[LABEL] = np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
-            return frame
-        labels = np.where(out >= self.threshold, self.classes[1], self.classes[0])
-        return pd.DataFrame({PROBABILITY: out, LABEL: labels})
+            names = spec.probability_columns(tuple(self.classes))
+            labels = np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
+            return {**{name: out[:, i] for i, name in enumerate(names)}, LABEL: labels}
+        return {PROBABILITY: out, LABEL: np.where(out >= self.threshold, self.classes[1], self.classes[0])}
 
 
 def pip_requirements() -> list[str]:

@@ -52,3 +52,16 @@ def test_a_batch_ensemble_has_no_numpy_pass_and_a_wrong_pass_fails_the_check():
     model = _initialised(MLPParams(width=16), Head(), 0, rng)
     fast, x = numpy_forward(model, LAYOUT), _rows(8, rng)
     assert not checked(lambda rows: fast(rows) + 0.01, lambda rows: model(rows, training=False), x)
+
+
+def test_fold_networks_of_other_shapes_are_computed_apart_and_averaged():
+    rng = np.random.default_rng(3)
+    head = Head("regression", 1, 5.0, 2.0)
+    folds = [
+        _initialised(MLPParams(width=w, depth=d), head, i, rng) for i, (w, d) in enumerate([(16, 2), (32, 1), (16, 2)])
+    ]
+    inputs = keras.Input(shape=(LAYOUT.width,))
+    model = keras.Model(inputs, keras.layers.Average()([m(inputs) for m in folds]))
+    fast, x = numpy_forward(model, LAYOUT), _rows(32, rng)
+    assert fast is not None and len(fast.groups) == 2
+    np.testing.assert_allclose(fast(x), np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-5)
