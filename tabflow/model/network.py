@@ -270,7 +270,7 @@ def fit_network(
     best, kept = np.inf, None
     for epoch in range(epochs):
         history["train_loss"].append(float(train_epoch(tf.constant(rng.permutation(n), "int32"))))
-        value = _objective(data.head, data.y_val, _predict(forward, data.x_val))
+        value = _objective(data.head, data.y_val, in_chunks(forward, data.x_val))
         history[objective].append(value)
         if value <= best:  # ties go to the later epoch, as in pytabkit
             best, kept = value, net.served.get_weights()
@@ -353,7 +353,9 @@ def _loss(head: Head, smoothing: float, members: int, class_weight: dict[int, fl
     return loss
 
 
-def _predict(forward, x: np.ndarray, rows: int = 16384) -> np.ndarray:
+def in_chunks(forward, x: np.ndarray, rows: int = 16384) -> np.ndarray:
+    """forward(x) a block of rows at a time: the periodic embedding's intermediates of a whole batch file's chunk
+    held gigabytes at once."""
     return np.concatenate([np.asarray(forward(x[i : i + rows])) for i in range(0, len(x), rows)])
 
 

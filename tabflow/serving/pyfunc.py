@@ -70,14 +70,14 @@ class TabflowModel(PythonModel):
         """predict_checked's output columns as arrays, in order: tabflow serve writes its JSON from them without
         building a frame."""
         from tabflow.features.preprocessor import transform
-        from tabflow.model.network import as_output
+        from tabflow.model.network import as_output, in_chunks
 
         small = len(rows) <= settings.SMALL_REQUEST
         if self.replay is not None and small:
             matrix = self.replay.transform(rows)
         else:
             matrix = transform(self.preprocessor, rows)
-        out = as_output(self.fast(matrix) if self.fast is not None and small else self.forward(matrix))
+        out = as_output(self.fast(matrix) if self.fast is not None and small else in_chunks(self.forward, matrix))
         spec = task_type(self.task)
         if not spec.classification:
             return {PREDICTION: out}
