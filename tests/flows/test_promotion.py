@@ -117,6 +117,7 @@ def test_two_runs_finishing_at_once_leave_the_registry_consistent(tmp_path):
             {
                 "data": {"source": "builtin:breast_cancer"},
                 "tune": {"n_trials": 2, "max_epochs": 2},
+                "train": {"folds": 2},  # the race is in the registry, not the fit
             }
         )
     )

@@ -28,6 +28,7 @@ CONFIG = """
 data: {source: "builtin:breast_cancer"}
 model_name: profile
 tune: {n_trials: 4, max_epochs: 3}
+train: {folds: 2}
 """
 
 
