@@ -38,9 +38,17 @@ AUC = Rules("auc", Floor(0.8), margin=0.01)
 def pointed_at(uri: str) -> Callable[[], None]:
     """Set MLflow's global URIs; return a function that restores them and MLFLOW_TRACKING_URI (which
     set_tracking_uri exports for child processes)."""
-    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
+    restore = saved_uris()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    return restore
+
+
+def saved_uris() -> Callable[[], None]:
+    """A function that puts MLflow's global URIs and MLFLOW_TRACKING_URI back as they are now. It sets nothing
+    itself: a fixture that set them here would export MLFLOW_TRACKING_URI, and a monkeypatch.delenv in the test
+    would then restore that export after the fixture had removed it (every later flow then wrote to cwd)."""
+    previous, exported = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()), os.environ.get("MLFLOW_TRACKING_URI")
 
     def restore() -> None:
         mlflow.set_tracking_uri(previous[0])

@@ -10,7 +10,7 @@ from mlflow.pyfunc import PythonModel
 
 from tabflow import tracking
 from tabflow.errors import TabflowError
-from tests.helpers import mlflow_pointed_at, pointed_at
+from tests.helpers import mlflow_pointed_at, saved_uris
 
 
 class Echo(PythonModel):
@@ -21,7 +21,7 @@ class Echo(PythonModel):
 @pytest.fixture
 def global_uris():
     """Restore MLflow's global URIs and MLFLOW_TRACKING_URI after a test that sets them."""
-    restore = pointed_at(mlflow.get_tracking_uri())  # points nowhere new: it only records what to restore
+    restore = saved_uris()
     yield
     restore()
 

@@ -5,21 +5,19 @@ import socket
 import subprocess
 import sys
 
-import mlflow
 import pytest
 
 from tabflow import tracking
 from tabflow.runs.context import tracked_run
-from tests.helpers import client_for, tiny_config
+from tests.helpers import client_for, saved_uris, tiny_config
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    tracking_before, registry_before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    restore = saved_uris()  # not mlflow.set_tracking_uri at teardown: it exports the URI to every later test
     yield tmp_path / "mlruns"
-    mlflow.set_tracking_uri(tracking_before)
-    mlflow.set_registry_uri(registry_before)
+    restore()
 
 
 def test_a_run_that_finishes_is_finished_and_keeps_its_config(store):

@@ -12,7 +12,7 @@ from tabflow import settings, tracking
 from tabflow.model.inputs import prepare
 from tabflow.model.network import MLPParams, fit_network
 from tabflow.serving import pyfunc
-from tests.helpers import pointed_at
+from tests.helpers import saved_uris
 
 NAME = "served"
 MAX_BYTES = 16_384
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.te
 def served(tmp_path_factory, splits):
     """(TestClient, test rows): version 1 of NAME @champion, served with a small body limit and no polling."""
     store = tmp_path_factory.mktemp("serve") / "store"
-    restore = pointed_at(mlflow.get_tracking_uri())  # records the global URIs, to restore them at the end
+    restore = saved_uris()  # the global URIs as they are, to restore them at the end
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv(settings.WEBHOOK_SECRET, raising=False)
