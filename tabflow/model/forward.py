@@ -152,10 +152,7 @@ def _array(variable) -> np.ndarray:
 
 def _stack(plans: list[Plan]) -> Plan:
     """Plans of one shape as one, every array with a leading axis of len(plans)."""
-
-    def stack(arrays: list) -> np.ndarray:
-        return np.stack(arrays)
-
+    stack = np.stack
     first = plans[0]
     return Plan(
         periodic=tuple(stack([p.periodic[i] for p in plans]) for i in range(len(first.periodic))),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tabflow import settings
-from tabflow.features.coerce import coerce, numbers
+from tabflow.features.coerce import coerce, numbers, select
 from tabflow.task_types import task_type
 
 log = logging.getLogger("tabflow.serving")  # the CLI quiets it while a run scores its own test rows
@@ -47,11 +47,11 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in schema]
     if extra:
         log.warning("ignoring %d column(s) the model does not use: %s", len(extra), ", ".join(map(str, extra[:10])))
-    rows = frame if list(frame.columns) == list(schema) else frame[list(schema)]
+    rows = select(frame, list(schema))
     numeric = [c for c, e in schema.items() if e["role"] == "numeric"]
     outside = {}
     if numeric:  # one block, not a column at a time: this runs on every request
-        block = rows if len(numeric) == len(schema) else rows[numeric]
+        block = select(rows, numeric)
         values = numbers(block, numeric)
         if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # text parsed: count misses
             bad = (block.notna().to_numpy() & np.isnan(values)).sum(axis=0)
