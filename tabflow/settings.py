@@ -19,6 +19,7 @@ PREFECT_HOME = "PREFECT_HOME"  # Prefect's own: its state (tabflow keeps it in .
 # tabflow serve's settings (tabflow.serving.http.ServeSettings as JSON), handed from the CLI to each uvicorn
 # worker process through the environment.
 SERVE = "TABFLOW_SERVE"
+SERVE_TOKEN = "TABFLOW_SERVE_TOKEN"  # the bearer token of tabflow serve, when --auth-token-file is not given
 
 # Data rules.
 MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes

@@ -204,7 +204,7 @@ def _prefect_server() -> LocalPrefectServer | None:
 def serve(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
-    from tabflow.serving.http import ServeSettings, serve
+    from tabflow.serving.http import LOOPBACK, ServeSettings, serve
     from tabflow.tracking import alias_version
 
     _registry(args)
@@ -228,16 +228,40 @@ def serve(args: argparse.Namespace) -> int:
                 "each delivery"
             )
         register_webhook(args.webhook_url, os.environ[settings.WEBHOOK_SECRET])
-    print(
-        f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
-        flush=True,
-    )
+    loopback = args.host in LOOPBACK
+    hosts = args.allowed_hosts.split(",") if args.allowed_hosts else (LOOPBACK if loopback else ("*",))
     cfg = ServeSettings(
         model=args.model,
         alias=args.alias,
         store=str(Path(args.store).resolve()),
         poll_s=args.poll,
         max_bytes=int(args.max_body_mb * 2**20),
+        max_rows=args.max_rows,
+        max_cells=args.max_cells,
+        max_cell_chars=args.max_cell_chars,
+        max_concurrent=args.max_concurrent,
+        deadline_s=args.deadline_s,
+        auth_token_file=str(Path(args.auth_token_file).resolve()) if args.auth_token_file else None,
+        allowed_hosts=tuple(h.strip() for h in hosts if h.strip()),
+    )
+    try:
+        token = cfg.token()
+    except OSError as exc:
+        raise TabflowError(f"--auth-token-file {args.auth_token_file!r} cannot be read ({exc.strerror})") from None
+    if cfg.auth_token_file and token is None:
+        raise TabflowError(f"--auth-token-file {args.auth_token_file!r} is empty; write the token into it")
+    if token is not None and len(token) < 16:
+        raise TabflowError("the serving token must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+    if not loopback and token is None:
+        print(
+            f"warning: serving on {args.host} with no token: anyone who reaches it can score and read /metadata; "
+            "give --auth-token-file",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"serving {args.model}@{args.alias} on http://{args.host}:{args.port} (POST /invocations); Ctrl+C stops",
+        flush=True,
     )
     serve(cfg, args.host, args.port, args.workers)
     return 0

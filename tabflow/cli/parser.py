@@ -84,8 +84,24 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8080)
     srv.add_argument("--workers", type=int, default=1)
-    srv.add_argument("--poll", type=float, default=5.0, help="seconds between checks of the alias (default: 5)")
-    srv.add_argument("--max-body-mb", type=float, default=10.0, help="larger request bodies get 413")
+    srv.add_argument("--poll", type=positive, default=5.0, help="seconds between checks of the alias (default: 5)")
+    srv.add_argument("--max-body-mb", type=positive, default=10.0, help="larger request bodies get 413")
+    srv.add_argument("--max-rows", type=positive_int, default=100_000, help="rows a request may hold (413 past it)")
+    srv.add_argument(
+        "--max-cells", type=positive_int, default=5_000_000, help="rows x the model's columns a request may hold"
+    )
+    srv.add_argument("--max-cell-chars", type=positive_int, default=1_000, help="characters a text cell may hold")
+    srv.add_argument("--max-concurrent", type=positive_int, default=16, help="requests answered at once (429 past it)")
+    srv.add_argument("--deadline-s", type=positive, default=30.0, help="seconds for a request's body to arrive (408)")
+    srv.add_argument(
+        "--auth-token-file",
+        help="a file holding a bearer token: every endpoint but /ping and /health then needs "
+        "`Authorization: Bearer <token>` (or set TABFLOW_SERVE_TOKEN)",
+    )
+    srv.add_argument(
+        "--allowed-hosts",
+        help="comma-separated Host headers to answer (default: loopback names when --host is loopback, else any)",
+    )
     srv.add_argument(
         "--webhook-url",
         help="this server's /hooks/mlflow address as the MLflow server reaches it: "
@@ -118,3 +134,24 @@ def config_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="promote over a champion that cannot read the new columns (the floors decide)",
     )
+
+
+def positive(text: str) -> float:
+    """A number above zero (a --poll of 0 would poll the registry in a busy loop)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value

@@ -9,6 +9,8 @@ import pandas as pd
 
 from tabflow.data.roles import USED
 
+MAX_DATE_CHARS = 64  # longer text is no date
+
 
 def coerce(frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     """Each used column in the dtype its role reads: float64 numbers (ints may be missing at serving),
@@ -28,9 +30,7 @@ def coerce(frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
         if role == "categorical":
             parts[name] = _categories(frame[name])
         elif role == "datetime":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                parts[name] = pd.to_datetime(frame[name], errors="coerce", format="mixed")
+            parts[name] = _datetimes(frame[name])
     return pd.DataFrame({n: parts[n] for n, r in roles.items() if r in USED}, index=frame.index)
 
 
@@ -51,6 +51,19 @@ def select(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 def as_float32(x) -> np.ndarray:
     return np.asarray(x, dtype="float32")
+
+
+def _datetimes(col: pd.Series) -> pd.Series:
+    """Dates in any spelling pandas reads. Text longer than a date can be is missing: the free-format parser is
+    quadratic in a cell's length. Mixed UTC offsets become UTC (naive, as a column with none)."""
+    if col.dtype == object or pd.api.types.is_string_dtype(col):
+        col = col.where(col.map(lambda v: not isinstance(v, str) or len(v) <= MAX_DATE_CHARS, na_action="ignore"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.to_datetime(col, errors="coerce", format="mixed")
+        except ValueError:  # "Mixed timezones detected"
+            return pd.to_datetime(col, errors="coerce", format="mixed", utc=True).dt.tz_convert(None)
 
 
 def _categories(col: pd.Series) -> pd.Series:

@@ -105,11 +105,16 @@ class RealScaler(TransformerMixin, BaseEstimator):
         return smooth_clip(z, out=z)
 
 
+CLIP_INPUT = 1e18  # past this, (z / 3)^2 overflows float32 (to inf, and z / inf to 0), and the clip is 3
+
+
 def smooth_clip(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """z / sqrt(1 + (z / 3)^2): about z near 0, bounded by +-3 (RealMLP's smooth clip). With `out`, one temporary
     array instead of four."""
     if out is None:
+        z = np.clip(z, -CLIP_INPUT, CLIP_INPUT)
         return z / np.sqrt(1 + (z / 3) ** 2)
+    np.clip(z, -CLIP_INPUT, CLIP_INPUT, out=z)
     t = z / 3
     np.square(t, out=t)
     t += 1

@@ -27,6 +27,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tabflow.features.encoders import CLIP_INPUT
+
 __all__ = [
     "BatchEnsembleDense",
     "CosLog",
@@ -78,9 +80,11 @@ class SmoothClip(keras.layers.Layer):
         self.max_abs = float(max_abs)
 
     def call(self, x):
+        x = ops.clip(x, -CLIP_INPUT, CLIP_INPUT)  # the square would overflow float32, and x / inf be 0
         return x / ops.sqrt(1.0 + ops.square(x / self.max_abs))
 
     def numpy_call(self, x: np.ndarray) -> np.ndarray:
+        x = np.clip(x, -CLIP_INPUT, CLIP_INPUT)
         return x / np.sqrt(1.0 + np.square(x / self.max_abs))
 
     def get_config(self) -> dict:

@@ -4,6 +4,7 @@ output columns back to the array the metrics take."""
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,24 @@ from tabflow.features.coerce import coerce, numbers, select
 from tabflow.task_types import task_type
 
 log = logging.getLogger("tabflow.serving")  # the CLI quiets it while a run scores its own test rows
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class Throttle:
+    """True at most once per `seconds`: a warning a request could cause is logged once a minute, not flooded."""
+
+    def __init__(self, seconds: float = 60.0):
+        self.seconds, self.last = seconds, -float("inf")
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
+_outside = Throttle()
 
 
 def network_output(frame: pd.DataFrame, task: str, classes: tuple) -> np.ndarray:
@@ -62,17 +81,18 @@ def check_input(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
                 )
         low = np.array([_bound(schema[c].get("min"), -np.inf) for c in numeric])
         high = np.array([_bound(schema[c].get("max"), np.inf) for c in numeric])
-        infinite = np.isinf(values).sum(axis=0)
+        with np.errstate(invalid="ignore"):  # the network computes in float32: beyond its range is infinite
+            infinite = (np.abs(values) > FLOAT32_MAX).sum(axis=0)
         if infinite.any():
             name = numeric[int(np.argmax(infinite > 0))]
             raise ValueError(
-                f"column {name!r} has {int(infinite[numeric.index(name)])} infinite value(s); send "
-                "finite numbers or leave the cells empty"
+                f"column {name!r} has {int(infinite[numeric.index(name)])} value(s) that are infinite or beyond "
+                f"+-{FLOAT32_MAX:.3g}; send finite numbers or leave the cells empty"
             )
         with np.errstate(invalid="ignore"):
             counts = ((values < low) | (values > high)).sum(axis=0)
         outside = {c: int(n) for c, n in zip(numeric, counts, strict=True) if n}
-    if outside:
+    if outside and _outside.ready():
         log.warning(
             "%d value(s) outside the range seen in training, in: %s",
             sum(outside.values()),

@@ -132,10 +132,36 @@ BAD = [  # body, content type, status, words the message must hold
     (b'{"dataframe_records": []}', "application/json", 422, "no rows"),
     (b'{"dataframe_records": [{"mean radius": 1}]}', "application/json", 422, "lacks 29 column"),
     (None, "application/json", 422, "must be numeric"),  # text in a numeric column: filled in below
-    (b"INF", "text/csv", 422, "infinite value"),  # a row with inf: filled in below
+    (b"INF", "text/csv", 422, "infinite or beyond"),  # a row with inf: filled in below
     (b"a,b\n1,2\n", "text/csv", 422, "lacks 30 column"),
     (b"hello", "text/plain", 415, "not supported"),
     (b"x" * (11 * 2**20), "application/json", 413, "larger than the limit"),
+    # Hostile bodies (the security review): each refused before a frame of its size is built.
+    (b"[" * 100_000, "application/json", 400, "not valid JSON"),
+    (
+        json.dumps({"dataframe_records": [{f"k{i}": 1} for i in range(20_000)]}).encode(),
+        "application/json",
+        413,
+        "columns the model does not use",
+    ),
+    (
+        (",".join(f"k{i}" for i in range(3_000)) + "\n" + "1\n" * 100_000).encode(),
+        "text/csv",
+        413,
+        "columns the model does not use",
+    ),
+    (b"mean radius\n" + b"1\n" * 100_001, "text/csv", 413, "--max-rows"),
+    (
+        b'{"dataframe_split": {"columns": ["mean radius", "x"], "data": [[1, 2], [1]]}}',
+        "application/json",
+        400,
+        "one value per column",
+    ),
+    (b'{"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}', "application/json", 400, "distinct names"),
+    (b"BIGINT", "application/json", 422, "beyond the range of a float"),
+    (b"1e39", "application/json", 422, "beyond +-3.4e+38"),
+    (b"LIST", "application/json", 400, "a number, a string or null"),
+    (b"LONG", "application/json", 413, "--max-cell-chars"),
 ]
 
 
@@ -146,21 +172,46 @@ def test_bad_requests_get_a_4xx_that_names_the_problem_without_the_data(server, 
         body = bad({**rows(1).iloc[0].to_dict(), "mean radius": SECRET})
     elif body == b"INF":
         body = rows(1).assign(**{"mean radius": float("inf")}).to_csv(index=False).encode()
+    elif body == b"BIGINT":  # 400 digits: json reads a Python int that pandas cannot convert
+        body = bad({**rows(1).iloc[0].to_dict(), "mean radius": "N"}).replace(b'"N"', b"1" + b"0" * 400)
+    elif body == b"1e39":  # finite in float64, infinite in the network's float32
+        body = bad({**rows(1).iloc[0].to_dict(), "mean radius": 1e39})
+    elif body == b"LIST":
+        body = bad({**rows(1).iloc[0].to_dict(), "mean radius": [SECRET]})
+    elif body == b"LONG":
+        body = bad({**rows(1).iloc[0].to_dict(), "mean radius": SECRET * 100})
     got, text, _ = call(f"{url}/invocations", body, content_type)
     assert got == status, text
     assert words in json.loads(text)["message"] and SECRET not in text and len(text) < 400
+    assert call(f"{url}/ping")[0] == 200, "the server still answers"
 
 
 def test_metadata_version_and_openapi(server):
-    _, url, first = server
+    _, url, _ = server
     meta = json.loads(call(f"{url}/metadata")[1])
     assert meta["model"] == NAME and meta["alias"] == "champion" and meta["version"] == "1"
-    assert (
-        meta["tags"]["parent_run_id"] == first.parent_run_id
-        and meta["input_schema"]["mean radius"]["role"] == "numeric"
-    )
+    assert meta["input_schema"]["mean radius"] == {"role": "numeric"}, "no training values without a token"
+    assert "tags" not in meta, "lineage only for a token holder"
     assert json.loads(call(f"{url}/version")[1])["model_version"] == "1"
     assert "/invocations" in json.loads(call(f"{url}/openapi.json")[1])["paths"]
+
+
+def test_a_token_file_guards_the_server(server, tmp_path):
+    """--auth-token-file: 401 without the token, the model and its lineage with it, /ping open."""
+    store, _, first = server
+    token = "k" * 32
+    (tmp_path / "token").write_text(token)
+    body = json.dumps({"dataframe_split": rows(1).to_dict(orient="split")}).encode()
+    with serving(store, "--auth-token-file", str(tmp_path / "token")) as url:
+        assert call(f"{url}/invocations", body)[0] == 401 and call(f"{url}/metadata")[0] == 401
+        assert call(f"{url}/ping")[0] == 200, "/ping stays open for health checks"
+        authorized = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        request = urllib.request.Request(f"{url}/invocations", data=body, headers=authorized)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200 and len(json.loads(answer.read())["predictions"]) == 1
+        request = urllib.request.Request(f"{url}/metadata", headers=authorized)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())["tags"]["parent_run_id"] == first.parent_run_id
 
 
 def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):

@@ -31,3 +31,12 @@ def test_real_scaler_scales_as_realmlp_does():
     assert np.all(out[:, 2] == 0), "a constant column carries nothing: it becomes 0"
     assert out.dtype == np.float32 and np.abs(out).max() < 3, "bounded by the smooth clip"
     assert np.all(np.diff(out[:, 0]) > 0), "the clip keeps the order, the outlier stays the largest"
+
+
+def test_smooth_clip_of_huge_values_is_three_not_zero():
+    """(z / 3)^2 overflows float32 past about 5e19, and z / inf is 0: a huge value scored as a typical one."""
+    from tabflow.features.encoders import smooth_clip
+
+    z = np.array([1e20, -1e30, 3e38, 0.0], dtype="float32")
+    np.testing.assert_allclose(smooth_clip(z.copy()), [3, -3, 3, 0], rtol=1e-6)
+    np.testing.assert_allclose(smooth_clip(z.copy(), out=z), [3, -3, 3, 0], rtol=1e-6)

@@ -70,6 +70,9 @@ def test_smooth_clip_is_near_identity_at_zero_and_bounded_by_three():
     y = np.asarray(SmoothClip()(x))
     np.testing.assert_allclose(y[0, 1:5], [-3 / np.sqrt(2), 0.0, 0.1 / np.sqrt(1 + 0.01 / 9), 3 / np.sqrt(2)], 1e-6)
     assert np.all(np.abs(y) <= 3.0) and abs(y[0, -1] - 3.0) < 1e-4, "x / sqrt(1 + (x/3)^2) tends to ±3"
+    huge = np.array([[1e20, -1e30, 3e38]], dtype="float32")  # (x/3)^2 overflows float32 here: x / inf was 0
+    for got in (np.asarray(SmoothClip()(huge)), SmoothClip().numpy_call(huge)):
+        np.testing.assert_allclose(got, [[3.0, -3.0, 3.0]], rtol=1e-6, err_msg="huge values clip to ±3, not 0")
 
 
 def test_periodic_embedding_init_and_layout():

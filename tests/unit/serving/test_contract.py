@@ -41,3 +41,12 @@ def test_network_output_per_task():
     multi = pd.DataFrame({"probability_a": [0.2], "probability_b": [0.8], "label": ["b"]})
     assert network_output(multi, "multiclass", ("a", "b")).tolist() == [[0.2, 0.8]]
     assert network_output(pd.DataFrame({"prediction": [3.5]}), "regression", ()).tolist() == [3.5]
+
+
+def test_numbers_beyond_float32_are_refused_like_infinity():
+    """The network computes in float32: 1e39 became inf there, and the answer a null probability (review M3)."""
+    schema = {"x": {"role": "numeric", "min": 0.0, "max": 1.0}, "city": {"role": "categorical"}}
+    for value in (1e39, -1e39, np.inf):
+        with pytest.raises(ValueError, match="column 'x' has 1 value"):
+            check_input(pd.DataFrame({"x": [value], "city": ["rome"]}), schema)
+    assert len(check_input(pd.DataFrame({"x": [3e38], "city": ["rome"]}), schema)) == 1, "in range is fine"

@@ -1,7 +1,9 @@
 """`tabflow serve`'s app in-process (FastAPI's TestClient, no uvicorn): a real one-epoch tabflow model @champion on a
 SQLite store under tmp_path."""
 
+import asyncio
 import json
+from contextlib import contextmanager
 
 import mlflow
 import pandas as pd
@@ -16,6 +18,7 @@ from tests.helpers import saved_uris
 
 NAME = "served"
 MAX_BYTES = 16_384
+JSON = "application/json"
 SENTINEL = "SENTINEL-91c2-do-not-echo"
 
 # Starlette's TestClient warns that it would rather use httpx2; the app under test is unaffected.
@@ -23,13 +26,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.te
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, splits):
-    """(TestClient, test rows): version 1 of NAME @champion, served with a small body limit and no polling."""
+def store(tmp_path_factory, splits):
+    """(store, splits): version 1 of NAME @champion, a real one-epoch tabflow model on a SQLite store."""
     store = tmp_path_factory.mktemp("serve") / "store"
     restore = saved_uris()  # the global URIs as they are, to restore them at the end
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.delenv(settings.WEBHOOK_SECRET, raising=False)
         try:
             tracking.configure(store)
             client = mlflow.MlflowClient()
@@ -40,19 +42,46 @@ def served(tmp_path_factory, splits):
             info = pyfunc.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id)
             version = mlflow.register_model(info.model_uri, NAME, tags={"task": splits.task})
             client.set_registered_model_alias(NAME, tracking.CHAMPION, version.version)
-            from tabflow.serving.http import ServeSettings
-
-            # poll_s: the watcher thread stays asleep for the module
-            serve = ServeSettings(model=NAME, store=str(store), poll_s=3600, max_bytes=MAX_BYTES)
-            mp.setenv(settings.SERVE, serve.model_dump_json())
-            from fastapi.testclient import TestClient  # here, not at import: its warning is filtered in tests
-
-            from tabflow.serving.http import create_app
-
-            with TestClient(create_app()) as http:
-                yield http, splits.x("test").head(5).reset_index(drop=True), splits
+            yield store, splits
         finally:
             restore()
+
+
+@contextmanager
+def env(store, **settings_):
+    """The environment create_app reads, for these ServeSettings (the watcher thread stays asleep)."""
+    from tabflow.serving.http import ServeSettings
+
+    serve = ServeSettings(model=NAME, store=str(store), poll_s=3600, allowed_hosts=("testserver",), **settings_)
+    restore = saved_uris()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv(settings.WEBHOOK_SECRET, raising=False)
+        mp.delenv(settings.SERVE_TOKEN, raising=False)
+        mp.setenv(settings.SERVE, serve.model_dump_json())
+        try:
+            yield mp
+        finally:
+            restore()
+
+
+@contextmanager
+def app(store, **settings_):
+    """A TestClient of `tabflow serve`'s app with these ServeSettings."""
+    from fastapi.testclient import TestClient  # here, not at import: its warning is filtered in tests
+
+    from tabflow.serving.http import create_app
+
+    with env(store, **settings_), TestClient(create_app()) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def served(store):
+    """(TestClient, test rows, splits): served with a small body limit and no token."""
+    path, splits = store
+    with app(path, max_bytes=MAX_BYTES) as http:
+        yield http, splits.x("test").head(5).reset_index(drop=True), splits
 
 
 def split_body(frame: pd.DataFrame) -> str:
@@ -72,14 +101,17 @@ def test_ping_health_and_version(served):
     assert answer == {"tabflow": tabflow.__version__, "model": NAME, "model_version": "1"}, f"/version: {answer}"
 
 
-def test_metadata_has_the_contract_and_tags(served):
+def test_metadata_has_the_contract_but_no_training_values(served):
     http, _, splits = served
     meta = http.get("/metadata").json()
     assert (meta["model"], meta["alias"], meta["version"]) == (NAME, "champion", "1"), f"what serves: {meta}"
     assert list(meta["input_schema"]) == list(splits.roles), "the input schema lists the training columns in order"
     assert all(entry["role"] == splits.roles[c] for c, entry in meta["input_schema"].items()), "roles per column"
-    assert meta["tags"]["task"] == splits.task and meta["refused_versions"] == {}, f"tags and refusals: {meta}"
-    assert meta["loaded_at"] > 0, "the load time is reported"
+    assert meta["refused_versions"] == [] and meta["loaded_at"] > 0, f"refusals and the load time: {meta}"
+    assert "tags" not in meta, "tags hold lineage: only a token holder sees them"
+    assert all(set(entry) == {"role"} for entry in meta["input_schema"].values()), (
+        f"no training values (ranges, categories) without a token: {meta['input_schema']}"
+    )
 
 
 def test_invocations_answer_dataframe_split_records_and_csv_alike(served):
@@ -149,3 +181,117 @@ def test_other_content_types_are_415_and_bad_json_400(served):
     broken = invoke(http, '{"inputs": {"x": ["' + SENTINEL)
     assert broken.status_code == 400 and "not valid JSON" in broken.json()["message"], broken.text
     assert SENTINEL not in broken.text, "a 400 must not echo the body"
+
+
+def test_numbers_beyond_float32_are_422_in_small_and_large_requests(store):
+    """The network computes in float32, where 1e39 is infinite: it answered a null probability with a label."""
+    path, splits = store
+    rows = splits.x("test").head(150)
+    column = rows.columns[0]
+    with app(path) as http:
+        for n in (1, 150):  # the numpy path and the TensorFlow path
+            answer = invoke(http, split_body(rows.head(n).assign(**{column: 1e39})))
+            assert answer.status_code == 422 and f"column {column!r}" in answer.json()["message"], (n, answer.text)
+        assert invoke(http, split_body(rows.head(n).assign(**{column: 3e38}))).status_code == 200, "in range: fine"
+
+
+def test_a_host_header_not_allowed_is_400(served):
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name."""
+    http, rows, _ = served
+    answer = http.post("/invocations", content=split_body(rows), headers={"host": "evil.example", "content-type": JSON})
+    assert answer.status_code == 400, f"another Host should be refused: {answer.status_code}"
+
+
+def test_a_token_guards_everything_but_ping_and_health(store, tmp_path):
+    path, splits = store
+    token = "t0ken-" + "x" * 20
+    (tmp_path / "token").write_text(token + "\n")
+    rows = splits.x("test").head(2)
+    good = {"authorization": f"Bearer {token}", "content-type": JSON}
+    with app(path, auth_token_file=str(tmp_path / "token")) as http:
+        for where in ("/ping", "/health"):
+            assert http.get(where).status_code == 200, f"{where} stays open for health checks"
+        for bad in (
+            {},
+            {"authorization": "Bearer wrong"},
+            {"authorization": token},
+            {"authorization": "Bearer \xe9".encode("latin-1")},
+        ):
+            answers = [
+                http.post("/invocations", content=split_body(rows), headers={**bad, "content-type": JSON}),
+                http.get("/metadata", headers=bad),
+                http.get("/version", headers=bad),
+            ]
+            assert [a.status_code for a in answers] == [401] * 3, f"{bad}: {[a.text for a in answers]}"
+            assert all(token not in a.text for a in answers), "a 401 never shows the token"
+        assert http.get("/openapi.json").status_code == 404 and http.get("/docs").status_code == 404, "no open docs"
+        scored = http.post("/invocations", content=split_body(rows), headers=good)
+        assert scored.status_code == 200 and len(scored.json()["predictions"]) == 2, scored.text
+        meta = http.get("/metadata", headers=good).json()
+        assert meta["tags"]["task"] == splits.task, "a token holder sees the tags"
+        numeric = next(e for e in meta["input_schema"].values() if e["role"] == "numeric")
+        assert {"min", "max"} <= set(numeric), f"and the training ranges: {numeric}"
+
+
+async def _slow_body(first: bytes, pause: float):
+    yield first
+    await asyncio.sleep(pause)
+    yield b""
+
+
+def test_concurrent_requests_past_the_limit_get_429_and_slow_bodies_408(store):
+    """--max-concurrent and --deadline-s, with the app driven on this loop (httpx's ASGI transport streams the
+    body as the client sends it)."""
+    import httpx
+
+    from tabflow.serving.http import create_app
+
+    path, splits = store
+    body = split_body(splits.x("test").head(1)).encode()
+
+    async def scenario(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            slow = asyncio.create_task(
+                client.post("/invocations", content=_slow_body(body[:10], 1.0), headers={"content-type": JSON})
+            )
+            await asyncio.sleep(0.2)  # the slow request holds the one slot
+            fast = await client.post("/invocations", content=body, headers={"content-type": JSON})
+            ping = await client.get("/ping")
+            return await slow, fast, ping
+
+    with env(path, max_concurrent=1, deadline_s=0.5):
+        slow, fast, ping = asyncio.run(scenario(create_app()))
+    assert fast.status_code == 429 and "--max-concurrent" in fast.json()["message"], fast.text
+    assert ping.status_code == 200, "/ping answers while a request is held"
+    assert slow.status_code == 408 and "--deadline-s" in slow.json()["message"], slow.text
+
+
+def test_a_declared_length_over_the_limit_is_413_before_any_byte_is_read(served):
+    """The ASGI app called directly: its receive() would wait forever, so only an answer that reads nothing
+    returns."""
+    http, _, _ = served
+    sent = []
+
+    async def receive():
+        await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/invocations",
+        "raw_path": b"/invocations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"text/csv"), (b"content-length", b"1073741824")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(asyncio.wait_for(http.app(scope, receive, send), 10))
+    assert sent[0]["status"] == 413 and b"--max-body-mb" in sent[1]["body"], sent
