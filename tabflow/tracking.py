@@ -147,10 +147,13 @@ def champion_version(client: MlflowClient, name: str) -> str | None:
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """None when there is no such model or alias yet; a registry that fails (unreachable, 5xx, 401) raises."""
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None  # no registered model, or no such alias yet
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def resolve(client: MlflowClient, ref: str) -> tuple[str, str]:

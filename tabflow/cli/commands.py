@@ -203,12 +203,20 @@ def _prefect_server() -> LocalPrefectServer | None:
 
 def serve(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     from tabflow.serving.http import LOOPBACK, ServeSettings, serve
     from tabflow.tracking import alias_version
 
     _registry(args)
-    if alias_version(MlflowClient(), args.model, args.alias) is None:
+    try:
+        found = alias_version(MlflowClient(), args.model, args.alias)
+    except MlflowException as exc:
+        raise TabflowError(
+            f"cannot read @{args.alias} of {args.model!r} from the registry ({exc.error_code}); check "
+            "MLFLOW_TRACKING_URI, that its server runs, and its credentials"
+        ) from None
+    if found is None:
         raise TabflowError(
             f"no version of {args.model!r} holds @{args.alias}; train one with `tabflow run` or "
             "check --model and --alias"

@@ -25,6 +25,7 @@ log = logging.getLogger("tabflow")
 
 
 CHALLENGER = "challenger"
+PENDING = "PENDING"  # decision_verdict of a version registered but not yet decided
 
 
 def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
@@ -64,10 +65,12 @@ def register(
     """
     import mlflow
 
+    pending = {**tags, "decision_verdict": PENDING}  # until the decision is written: a killed run's mark
     with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
-        version = str(mlflow.register_model(model_uri, name, tags=tags).version)
-    previous = alias_version(client, name, CHALLENGER)
+        version = str(mlflow.register_model(model_uri, name, tags=pending).version)
+    previous, moving = None, False
     try:
+        previous = alias_version(client, name, CHALLENGER)
         client.set_registered_model_alias(name, CHALLENGER, version)
         current = champion_version(client, name)
         for _ in range(settings.MAX_REJUDGE):
@@ -86,6 +89,7 @@ def register(
             with move_lock():  # read, compare and move as one step against other processes on this store
                 now = champion_version(client, name)
                 if now == current:
+                    moving = True  # from here the version may hold champion: it is never deleted
                     move_champion(client, name, version, decision.verdict, decision.reason)
                     return decision
             log.info("champion moved to version %s while deciding against version %s; judging again", now, current)
@@ -96,11 +100,50 @@ def register(
         _tag(client, name, version, decision)
         return decision
     except BaseException:
+        if moving and _champion_or_unknown(client, name) in (version, UNKNOWN):
+            log.error(
+                "promotion failed after champion moved to version %s of %s; the version is kept (deleting it "
+                "would leave no champion) with its PROMOTE decision",
+                version,
+                name,
+            )
+            raise
         log.error("promotion failed; deleting version %s of %s so nothing is left half-written", version, name)
         client.delete_model_version(name, version)
         if previous:
             client.set_registered_model_alias(name, CHALLENGER, previous)
         raise
+
+
+UNKNOWN = "?"  # the registry could not say
+
+
+def _champion_or_unknown(client: MlflowClient, name: str) -> str | None:
+    try:
+        return champion_version(client, name)
+    except Exception:
+        return UNKNOWN
+
+
+def sweep_pending(client: MlflowClient, name: str) -> list[str]:
+    """Delete the versions a killed run registered and never decided (decision_verdict still PENDING, their run
+    no longer RUNNING): nothing half-written outlives the run that wrote it. Returns their numbers."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []  # no such model yet
+    champion = alias_version(client, name, CHAMPION)
+    swept = []
+    for mv in versions:
+        run_id = mv.tags.get("parent_run_id", "")
+        if mv.tags.get("decision_verdict") != PENDING or str(mv.version) == champion or not run_id:
+            continue
+        if client.get_run(run_id).info.status != "RUNNING":
+            client.delete_model_version(name, str(mv.version))
+            swept.append(str(mv.version))
+    if swept:
+        log.warning("deleted version(s) %s of %s: registered by a run that stopped before deciding", swept, name)
+    return swept
 
 
 def _tag(client: MlflowClient, name: str, version: str, decision: Decision) -> None:
@@ -133,9 +176,11 @@ def move_lock():
 
 
 def move_champion(client: MlflowClient, name: str, version: str, verdict: str, reason: str) -> dict:
-    """Point `champion` at a version and append the move to the model's history (who, when, from, to, why)."""
+    """Point `champion` at a version and append the move to the model's history (who, when, from, to, why).
+
+    The history entry is written first, so a move is never without its record; if the move then fails, the entry
+    is taken back (unless the move happened after all, as a timed-out request may have)."""
     previous = champion_version(client, name)
-    client.set_registered_model_alias(name, CHAMPION, version)
     when = datetime.now(UTC)
     entry = {
         "at": when.isoformat(timespec="seconds"),
@@ -147,6 +192,13 @@ def move_champion(client: MlflowClient, name: str, version: str, verdict: str, r
     }
     key = f"{HISTORY}{when.strftime('%Y%m%dT%H%M%S.%f')}.{uuid.uuid4().hex[:6]}"  # sorts by time; unique
     client.set_registered_model_tag(name, key, json.dumps(entry))
+    try:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    except BaseException:
+        if _champion_or_unknown(client, name) not in (version, UNKNOWN):
+            with contextlib.suppress(Exception):
+                client.delete_registered_model_tag(name, key)
+        raise
     return entry
 
 

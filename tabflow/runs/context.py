@@ -16,6 +16,7 @@ from tabflow.config import PipelineConfig
 from tabflow.data.clean import CleanTable
 from tabflow.data.split import Splits
 from tabflow.liveness import is_dead, worker_id
+from tabflow.promotion.registry import sweep_pending
 from tabflow.serving.servability import Checker
 
 log = logging.getLogger("tabflow")
@@ -50,6 +51,7 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
         **{f"version.{k}": v for k, v in tracking.package_versions().items()},
     }
     close_orphaned_runs(client, experiment)
+    sweep_pending(client, cfg.model_name)  # after: a killed run's versions are now of a run no longer RUNNING
     run_id = tracking.start_run(
         client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags={**all_tags, "worker": worker_id()}
     )

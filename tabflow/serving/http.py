@@ -113,9 +113,12 @@ def create_app():
         return error(500, "the server could not answer; its log says why", "INTERNAL_ERROR")
 
     @app.get("/ping")
-    @app.get("/health")
-    def health():
+    def ping():
         return {"status": "ok", "version": slot.serving().version}
+
+    @app.get("/health")
+    def health():  # registry_ok: whether the alias could be read at the last poll (serving goes on either way)
+        return {"status": "ok", "version": slot.serving().version, "registry_ok": slot.registry_ok}
 
     @app.get("/version")
     def version(request: Request):
@@ -136,6 +139,7 @@ def create_app():
             "alias": slot.alias,
             "version": current.version,
             "loaded_at": current.loaded_at,
+            "registry_ok": slot.registry_ok,
             "input_schema": {c: e if detail else {"role": e["role"]} for c, e in current.model.schema.items()},
             **({"tags": current.tags, "refused_versions": refused} if detail else {"refused_versions": list(refused)}),
         }

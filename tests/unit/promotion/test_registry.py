@@ -220,3 +220,53 @@ def test_move_lock_is_a_no_op_without_sqlite(tmp_path, monkeypatch):
     finally:
         restore()
     assert entered and not list(tmp_path.iterdir()), "without a SQLite store the lock should create no file"
+
+
+def test_a_failed_history_write_leaves_the_old_champion_and_no_new_version(store, monkeypatch):
+    """The history entry is written before the alias moves: failing there moves nothing (review M6)."""
+    client, model_uri = store
+    registry.register(client, NAME, model_uri, judged("PROMOTE"), {"parent_run_id": ""})
+    real = client.set_registered_model_tag
+
+    def failing(name, key, value):
+        if key.startswith(registry.HISTORY):
+            raise ConnectionError("the tracking server went away")
+        return real(name, key, value)
+
+    monkeypatch.setattr(client, "set_registered_model_tag", failing)
+    with pytest.raises(ConnectionError):
+        registry.register(client, NAME, model_uri, judged("PROMOTE"), {"parent_run_id": ""})
+    assert champion_version(client, NAME) == "1" and versions(client) == ["1"], "version 2 is gone, 1 still serves"
+
+
+def test_a_move_that_happened_before_its_error_keeps_the_new_champion(store, monkeypatch):
+    """A request that timed out after the server moved the alias: deleting the version would leave no champion,
+    and a retry would then promote on the floors alone (review M6)."""
+    client, model_uri = store
+    registry.register(client, NAME, model_uri, judged("PROMOTE"), {"parent_run_id": ""})
+    real = client.set_registered_model_alias
+
+    def moved_then_failed(name, alias, version):
+        real(name, alias, version)
+        if alias == CHAMPION:
+            raise TimeoutError("the answer never came")
+
+    monkeypatch.setattr(client, "set_registered_model_alias", moved_then_failed)
+    with pytest.raises(TimeoutError):
+        registry.register(client, NAME, model_uri, judged("PROMOTE"), {"parent_run_id": ""})
+    assert champion_version(client, NAME) == "2" and versions(client) == ["1", "2"], "the new champion is kept"
+    tags = client.get_model_version(NAME, "2").tags
+    assert tags["decision_verdict"] == "PROMOTE", f"and its decision recorded: {tags}"
+    assert [m["to"] for m in registry.history(client, NAME)] == ["1", "2"], "with its history entry"
+
+
+def test_a_version_a_killed_run_left_undecided_is_swept(store):
+    """register tags PENDING until the decision is written; a run killed in between leaves that mark."""
+    client, model_uri = store
+    experiment = client.get_experiment_by_name("reg").experiment_id
+    dead, alive = client.create_run(experiment).info.run_id, client.create_run(experiment).info.run_id
+    client.set_terminated(dead, "KILLED")
+    for run_id in (dead, alive):
+        mlflow.register_model(model_uri, NAME, tags={"decision_verdict": registry.PENDING, "parent_run_id": run_id})
+    assert registry.sweep_pending(client, NAME) == ["1"], "the killed run's undecided version goes"
+    assert versions(client) == ["2"], "the running run's version stays: it may still decide"

@@ -94,9 +94,10 @@ def invoke(http, body, content_type: str = "application/json"):
 
 def test_ping_health_and_version(served):
     http, _, _ = served
-    for path in ("/ping", "/health"):
-        answer = http.get(path)
-        assert answer.status_code == 200 and answer.json() == {"status": "ok", "version": "1"}, f"{path}: {answer}"
+    answer = http.get("/ping")
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "version": "1"}, f"/ping: {answer}"
+    answer = http.get("/health").json()
+    assert answer == {"status": "ok", "version": "1", "registry_ok": True}, f"/health: {answer}"
     answer = http.get("/version").json()
     assert answer == {"tabflow": tabflow.__version__, "model": NAME, "model_version": "1"}, f"/version: {answer}"
 
