@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,14 +33,25 @@ class Scored:
     seconds: float
 
 
-def chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+def chunks(path: Path, rows: int, text: frozenset[str] = frozenset()) -> Iterator[pd.DataFrame]:
+    """The file in chunks of `rows`; in a CSV, the columns named in `text` are read as text, so that a key column
+    has one type in every chunk (digits in the first, "A7" in a later one broke the Parquet output)."""
     if path.suffix.lower() == ".csv":
-        yield from pd.read_csv(path, chunksize=rows)
+        header = pd.read_csv(path, nrows=0).columns
+        yield from pd.read_csv(path, chunksize=rows, dtype={c: "string" for c in header if c in text})
         return
     import pyarrow.parquet as pq
 
     for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
         yield batch.to_pandas()
+
+
+def columns(path: Path) -> list[str]:
+    if path.suffix.lower() == ".csv":
+        return list(pd.read_csv(path, nrows=0).columns)
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
 
 
 def load_model(ref: str):
@@ -101,11 +113,15 @@ def score_file(
     if not source.is_file():
         raise DataError(f"input file {str(source)!r} not found; check the path")
     start, total = time.perf_counter(), 0
-    tmp = target.with_name(f".{target.name}.partial")
+    try:  # a new file of our own (O_EXCL: never a planted symlink, never another run's), published by a rename
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as exc:
+        raise DataError(f"cannot write beside {str(target)!r} ({exc.strerror}); check the output directory") from None
+    tmp, sink = Path(partial), open(fd, "wb")  # noqa: SIM115  closed in the finally
     writer: Any = None
+    passthrough = keys if keys is not None else [c for c in columns(source) if c not in model.schema]
     try:
-        for i, frame in enumerate(chunks(source, chunk_rows)):
-            passthrough = keys if keys is not None else [c for c in frame.columns if c not in model.schema]
+        for i, frame in enumerate(chunks(source, chunk_rows, frozenset(passthrough) - set(model.schema))):
             absent = [k for k in passthrough if k not in frame.columns]
             if absent:
                 raise DataError(f"--keys names column(s) the input lacks: {', '.join(absent)}")
@@ -115,30 +131,62 @@ def score_file(
                 raise DataError(f"rows {total + 1}-{total + len(frame)} of {str(source)!r}: {exc}") from None
             out = pd.concat([frame[passthrough].reset_index(drop=True), model.predict_checked(checked)], axis=1)
             out["model_version"] = version
-            writer = _write(out, tmp, target.suffix.lower(), writer, first=i == 0)
+            writer = _write(out, sink, target.suffix.lower(), writer, first=i == 0)
             total += len(frame)
         if writer is not None and hasattr(writer, "close"):
             writer.close()
         if total == 0:
             raise DataError(f"input file {str(source)!r} has no rows")
+        sink.flush()
+        os.fsync(sink.fileno())  # on disk before the rename publishes it
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
     finally:
         if hasattr(writer, "close"):
             writer.close()  # a Parquet writer left open by a failed chunk (closing twice is harmless)
+        sink.close()
         if tmp.exists():
             tmp.unlink()
     return Scored(name, version, total, file_digest(source), str(target), time.perf_counter() - start)
 
 
-def _write(frame: pd.DataFrame, path: Path, suffix: str, writer, first: bool):
+def _write(frame: pd.DataFrame, sink, suffix: str, writer, first: bool):
     if suffix == ".csv":
-        frame.to_csv(path, mode="w" if first else "a", header=first, index=False)
+        _neutralise_formulas(frame).to_csv(sink, header=first, index=False)
         return True
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if writer is None:
-        writer = pq.ParquetWriter(path, table.schema)
+        writer = pq.ParquetWriter(sink, table.schema)
     writer.write_table(table.cast(writer.schema))  # a chunk whose key column is all empty keeps the first types
     return writer
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # how a spreadsheet recognises a formula (OWASP's CSV injection list)
+
+
+def _neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula, prefixed with a quote so that they show as text. Only in
+    CSV: Parquet is read by programs, and keeps the values as they were."""
+    out = frame
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        text = col.astype("string")
+        risky = text.str.startswith(FORMULA, na=False)
+        if risky.any():
+            out = out.copy() if out is frame else out
+            out[name] = text.where(~risky, "'" + text)
+    return out
+
+
+def _fsync_dir(path: Path) -> None:
+    """The rename itself on disk (a crash after os.replace could otherwise lose it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

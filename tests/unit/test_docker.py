@@ -274,5 +274,8 @@ def test_postgres_init_script_creates_the_profile_databases():
 def test_docker_env_is_ignored_by_git():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    result = subprocess.run(["git", "check-ignore", "-q", "docker/.env"], cwd=ROOT)
-    assert result.returncode == 0, "docker/.env holds the passwords: add it to .gitignore"
+    for path in ("docker/.env", ".env", "docker/prod.env"):  # wherever someone keeps the passwords
+        result = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert result.returncode == 0, f"{path} would hold passwords: add it to .gitignore"
+    example = subprocess.run(["git", "check-ignore", "-q", "docker/.env.example"], cwd=ROOT)
+    assert example.returncode == 1, "the example (placeholders only) stays in git"

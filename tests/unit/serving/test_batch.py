@@ -123,3 +123,56 @@ def test_an_input_without_rows_is_an_error(tmp_path):
     with pytest.raises(DataError, match="has no rows"):
         score_file("m", "1", Doubler(), source, target)
     assert not target.exists(), "no output for an empty input"
+
+
+def test_two_runs_on_one_target_do_not_share_a_temporary_file(tmp_path):
+    """Each run writes its own O_EXCL temporary file: interleaved chunks of two runs gave a headerless tail."""
+    import threading
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    table(50).to_csv(source, index=False)
+    errors: list = []
+
+    def run():
+        try:
+            score_file("m", "4", Doubler(), source, target, keys=["id"], chunk_rows=1)
+        except Exception as exc:  # collected: the assertion below says which
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = read(target)
+    assert not errors and list(out.columns) == ["id", "prediction", "model_version"] and len(out) == 50, (errors, out)
+
+
+def test_a_planted_symlink_at_the_old_temporary_name_is_not_followed(tmp_path):
+    source, target, victim = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "victim.txt"
+    table(5).to_csv(source, index=False)
+    victim.write_text("precious")
+    (tmp_path / ".out.csv.partial").symlink_to(victim)
+    score_file("m", "4", Doubler(), source, target, keys=["id"])
+    assert victim.read_text() == "precious" and len(read(target)) == 5, "the victim file is unchanged"
+
+
+def test_a_key_column_of_digits_then_text_keeps_one_type_in_parquet(tmp_path):
+    """Read as text: chunk 1's 1, 2, 3 and chunk 2's A7 made Parquet's cast to the first chunk's schema fail."""
+    source, target = tmp_path / "in.csv", tmp_path / "out.parquet"
+    table(6).assign(id=["1", "2", "3", "A7", "A8", "A9"]).to_csv(source, index=False)
+    score_file("m", "4", Doubler(), source, target, keys=["id"], chunk_rows=3)
+    assert pd.read_parquet(target)["id"].tolist() == ["1", "2", "3", "A7", "A8", "A9"]
+
+
+def test_formula_cells_are_neutralised_in_csv_and_kept_in_parquet(tmp_path):
+    """A spreadsheet runs =, +, -, @ cells as formulas (CSV injection); Parquet is for programs."""
+    source = tmp_path / "in.csv"
+    cells = ["=cmd|' /C calc'!A0", "+1+1", "@SUM(A1)", "-2+3", "plain"]
+    table(5).assign(id=cells).to_csv(source, index=False)
+    score_file("m", "4", Doubler(), source, tmp_path / "out.csv", keys=["id"])
+    score_file("m", "4", Doubler(), source, tmp_path / "out.parquet", keys=["id"])
+    as_csv = pd.read_csv(tmp_path / "out.csv")["id"].tolist()
+    assert as_csv == ["'" + c for c in cells[:4]] + ["plain"], f"quoted in CSV: {as_csv}"
+    assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == cells, "unchanged in Parquet"
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist()[0] == 1.0, "numbers are numbers still"
