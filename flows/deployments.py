@@ -83,19 +83,33 @@ def _deploy(flow, entrypoint: str, name: str, params: dict, schedule: dict, pool
     return Deployed(f"{flow.name}/{name}", str(deployment_id), described, len(live_workers(pool)))
 
 
-def ensure_pool(pool: str) -> None:
-    from prefect.client.schemas.actions import WorkPoolCreate
+LOCKED = ("command", "env", "working_dir")  # job variables a flow run could use to run anything on the worker
+
+
+def locked_job_template() -> dict:
+    """The process pool's template without the variables that choose what runs and with which environment: a
+    flow run (or anyone who can create one) may set the others, and any key beyond them is refused."""
     from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    for key in LOCKED:
+        template["variables"]["properties"].pop(key)
+    template["variables"]["additionalProperties"] = False
+    template["job_configuration"].update(command=None, env={}, working_dir=None)  # the worker's own defaults
+    return template
+
+
+def ensure_pool(pool: str) -> None:
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_work_pool(pool)
+            existing = client.read_work_pool(pool)
         except ObjectNotFound:
-            client.create_work_pool(
-                WorkPoolCreate(
-                    name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template()
-                )
-            )
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=locked_job_template()))
+            return
+        if any(k in existing.base_job_template.get("variables", {}).get("properties", {}) for k in LOCKED):
+            client.update_work_pool(pool, WorkPoolUpdate(base_job_template=locked_job_template()))  # an old pool
 
 
 def live_workers(pool: str) -> list[str]:

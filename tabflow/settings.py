@@ -21,6 +21,16 @@ PREFECT_HOME = "PREFECT_HOME"  # Prefect's own: its state (tabflow keeps it in .
 SERVE = "TABFLOW_SERVE"
 SERVE_TOKEN = "TABFLOW_SERVE_TOKEN"  # the bearer token of tabflow serve, when --auth-token-file is not given
 
+# Secrets tabflow reads; one still holding docker/.env.example's placeholder stops a command at start.
+SECRETS = ("MLFLOW_TRACKING_PASSWORD", OPTUNA_STORAGE, "PREFECT_API_AUTH_STRING", SERVE_TOKEN, WEBHOOK_SECRET)
+PLACEHOLDER = "change-me"
+
+
+def placeholders(env: dict[str, str]) -> list[str]:
+    """The secrets in `env` that still hold the example's placeholder (a guessable password in production)."""
+    return [name for name in SECRETS if PLACEHOLDER in env.get(name, "")]
+
+
 # Data rules.
 MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes
 CATEGORICAL_INT_MAX = 10  # integer feature columns with at most this many values are codes, not quantities

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tabflow.cli.parser import parser
 from tabflow.errors import TabflowError
-from tabflow.settings import runtime_defaults
+from tabflow.settings import PLACEHOLDER, placeholders, runtime_defaults
 
 log = logging.getLogger("tabflow")
 
@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in runtime_defaults(Path(args.store), Path.cwd() / ".prefect").items():
         os.environ.setdefault(key, value)  # a value the user set wins
     _show_progress()
+    unset = placeholders(dict(os.environ))
+    if unset:
+        print(
+            f"error: {', '.join(unset)} still hold(s) the placeholder {PLACEHOLDER!r} from docker/.env.example; "
+            "set real secrets (e.g. `openssl rand -hex 24`)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return args.command(args)
     except TabflowError as exc:

@@ -23,6 +23,7 @@ ENV_EXAMPLE = DOCKER / ".env.example"
 
 SERVICES = {"postgres", "mlflow", "prefect-server", "prefect-worker", "dask-scheduler", "dask-worker", "model-server"}
 TABFLOW_SERVICES = ("prefect-worker", "dask-scheduler", "dask-worker", "model-server")
+PROFILE_SERVICES = ("prefect-worker", "dask-worker")  # run flows and trials: they get the whole profile
 PROFILE_ENV = {  # what the tabflow processes read to find the servers
     "MLFLOW_TRACKING_URI": "http://mlflow:5000",
     "PREFECT_API_URL": "http://prefect-server:4200/api",
@@ -30,8 +31,10 @@ PROFILE_ENV = {  # what the tabflow processes read to find the servers
     "TABFLOW_OPTUNA_STORAGE": "postgresql+psycopg2://tabflow:change-me@postgres:5432/optuna",
     "MLFLOW_TRACKING_USERNAME": "admin",
     "MLFLOW_TRACKING_PASSWORD": "change-me",
+    "PREFECT_API_AUTH_STRING": "admin:change-me",
+    "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "true",
 }
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH_STRING|_KEY$")
 REQUIRED_VAR = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*:\?[^}]+\}$")  # ${VAR:?message}: no default to fall back on
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
 
@@ -175,7 +178,7 @@ def test_services_wait_for_healthy_dependencies(profile):
 
 
 def test_tabflow_services_share_the_profile_environment(profile):
-    for name in TABFLOW_SERVICES:
+    for name in PROFILE_SERVICES:
         env = profile["services"][name]["environment"]
         for key, value in PROFILE_ENV.items():
             assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}, want {value!r}"
@@ -246,7 +249,7 @@ def test_env_example_lists_every_variable_with_placeholder_secrets(example_env):
     assert needed <= set(example), f"missing from docker/.env.example: {sorted(needed - set(example))}"
     for key, value in example.items():
         if SECRET_NAME.search(key):
-            assert value == "change-me", f"{key} in .env.example should be a placeholder, not {value!r}"
+            assert value.endswith("change-me"), f"{key} in .env.example should be a placeholder, not {value!r}"
 
 
 def test_compose_config_fails_without_the_secrets(tmp_path):
@@ -279,3 +282,52 @@ def test_docker_env_is_ignored_by_git():
         assert result.returncode == 0, f"{path} would hold passwords: add it to .gitignore"
     example = subprocess.run(["git", "check-ignore", "-q", "docker/.env.example"], cwd=ROOT)
     assert example.returncode == 1, "the example (placeholders only) stays in git"
+
+
+def test_prefect_needs_its_auth_string_csrf_and_no_foreign_origin(profile):
+    """Review H1: with no auth, CORS * and CSRF off, anyone who reached port 4200 ran commands on the worker."""
+    server = profile["services"]["prefect-server"]["environment"]
+    assert server["PREFECT_SERVER_API_AUTH_STRING"] == "admin:change-me"
+    assert server["PREFECT_SERVER_CSRF_PROTECTION_ENABLED"] == "true"
+    assert server["PREFECT_SERVER_CORS_ALLOWED_ORIGINS"] == "http://127.0.0.1:4200", "one origin, not *"
+    for name in PROFILE_SERVICES:
+        env = profile["services"][name]["environment"]
+        assert env["PREFECT_API_AUTH_STRING"] == server["PREFECT_SERVER_API_AUTH_STRING"], f"{name} logs in"
+
+
+def test_no_secret_reaches_a_service_that_does_not_need_it(profile):
+    """Review M4: the model server (the most exposed process) and the Dask scheduler held every secret."""
+    serve = profile["services"]["model-server"]["environment"]
+    for key in ("TABFLOW_OPTUNA_STORAGE", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "TABFLOW_DASK_ADDRESS"):
+        assert key not in serve, f"model-server should not hold {key}"
+    assert serve["TABFLOW_SERVE_TOKEN"] == "change-me" and serve["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    scheduler = profile["services"]["dask-scheduler"]
+    leaked = [k for k, v in scheduler.get("environment", {}).items() if SECRET_NAME.search(k) or URL_PASSWORD.search(v)]
+    assert not leaked, f"dask-scheduler holds secrets: {leaked}"
+    assert not any(p.get("target") == 8786 for p in scheduler.get("ports", [])), "the scheduler port stays internal"
+
+
+def test_placeholders_are_refused_at_start(profile, tmp_path):
+    """`docker compose config` only checks that a secret is set; a change-me left from the example must stop the
+    services at start. postgres and mlflow: the guard before their entrypoint (run here with each one's rendered
+    environment, $$ unescaped as Docker does); the tabflow services: the tabflow command itself."""
+    for name in ("postgres", "mlflow"):
+        service = profile["services"][name]
+        guard = [a.replace("$$", "$") for a in service["entrypoint"][:4]]
+        env = {**service["environment"], "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        refused = subprocess.run([*guard, "true"], env=env, capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 1 and "placeholder change-me" in refused.stderr, f"{name}: {refused}"
+        real = {k: v.replace("change-me", "a-real-secret-4711") for k, v in env.items()}
+        assert subprocess.run([*guard, "true"], env=real, timeout=30).returncode == 0, f"{name} starts otherwise"
+    for name in ("prefect-worker", "model-server"):
+        env = {**os.environ, **profile["services"][name]["environment"], "HOME": str(tmp_path)}
+        done = subprocess.run(
+            [sys.executable, "-m", "tabflow.cli", "--store", str(tmp_path / "s"), "show", "m"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 2 and "placeholder 'change-me'" in done.stderr, f"{name}: {done.stderr[-500:]}"
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
