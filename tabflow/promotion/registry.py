@@ -29,10 +29,10 @@ PENDING = "PENDING"  # decision_verdict of a version registered but not yet deci
 
 
 def score_version(name: str, version: str, x: pd.DataFrame) -> pd.DataFrame:
-    """Load a registered version the way a deployment does and return what it serves."""
-    import mlflow
+    """Load a registered version the way a deployment does (its files verified first) and return what it serves."""
+    from tabflow.serving import integrity
 
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(x)
+    return integrity.load(name, version).predict(x)
 
 
 def missing_columns(name: str, version: str, columns: list[str]) -> list[str]:

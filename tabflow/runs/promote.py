@@ -17,7 +17,7 @@ from tabflow.promotion.judge import BaselineOutput, Challenger, gate_rules, judg
 from tabflow.runs.context import RunContext
 from tabflow.runs.evaluate import Evaluation
 from tabflow.runs.train import TrainedModel
-from tabflow.serving import servability
+from tabflow.serving import integrity, servability
 from tabflow.task_types import task_type
 
 
@@ -48,7 +48,7 @@ def promote(
             f"models:/{name}/{version}", x_test.iloc[rows], result.output[rows], splits.task, splits.classes
         )
 
-    lineage = {**lineage_tags(splits, ctx), **tags}
+    lineage = {**lineage_tags(splits, ctx), **integrity.tags_for(model.model_uri), **tags}
     decision = registry.register(client, name, model.model_uri, judged, lineage, check=serves)
     tracking.log_all(
         client,

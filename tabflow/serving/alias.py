@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from tabflow.errors import first_line
+from tabflow.serving import integrity
 from tabflow.serving.contract import Throttle
 
 log = logging.getLogger("tabflow.server")
@@ -42,7 +43,10 @@ def load(name: str, version: str) -> Loaded:
 
     path = tempfile.mkdtemp(prefix=f"tabflow-serve-{name}-{version}-")
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=path)
+        try:
+            pyfunc = integrity.load(name, version, path)
+        except integrity.Tampered as exc:
+            raise Refused(str(exc)) from None
         model = pyfunc.unwrap_python_model()
         example = pyfunc.input_example
         if example is None or not hasattr(model, "schema"):

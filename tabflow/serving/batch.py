@@ -20,6 +20,7 @@ import pandas as pd
 
 from tabflow import settings
 from tabflow.errors import DataError
+from tabflow.serving import integrity
 from tabflow.serving.contract import check_input
 
 
@@ -56,13 +57,12 @@ def columns(path: Path) -> list[str]:
 
 def load_model(ref: str):
     """NAME, NAME@alias or NAME/version -> (name, version, the unwrapped tabflow model), as a deployment loads it."""
-    import mlflow
     from mlflow import MlflowClient
 
     from tabflow.tracking import resolve
 
     name, version = resolve(MlflowClient(), ref if ("@" in ref or "/" in ref) else f"{ref}@champion")
-    return name, version, mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    return name, version, integrity.load(name, version).unwrap_python_model()
 
 
 def log_scoring(scored: Scored, source: Path, store: Path) -> str:

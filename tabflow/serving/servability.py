@@ -84,18 +84,21 @@ def _tracking_uri() -> str:
 
 
 def _serve_requests() -> None:
-    import mlflow
     import tensorflow  # noqa: F401  imported before any request: that is the point of starting early
+
+    from tabflow.serving import integrity
 
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            model = mlflow.pyfunc.load_model(request["model_uri"])
-            example = model.input_example
-            if example is not None:
-                model.predict(example)  # the logged example must score too
-            out = Path(request["rows"]).with_suffix(".out.parquet")
-            model.predict(pd.read_parquet(request["rows"])).to_parquet(out)
+            name, _, version = request["model_uri"].removeprefix("models:/").rpartition("/")
+            with tempfile.TemporaryDirectory() as tmp:  # its files checked before any of them runs
+                model = integrity.load(name, version, tmp)
+                example = model.input_example
+                if example is not None:
+                    model.predict(example)  # the logged example must score too
+                out = Path(request["rows"]).with_suffix(".out.parquet")
+                model.predict(pd.read_parquet(request["rows"])).to_parquet(out)
             answer = {"predictions": str(out)}
         except Exception as exc:  # the answer is the failure, for the parent to report
             answer = {"error": f"loading or scoring it failed: {first_line(exc)}"}

@@ -69,6 +69,7 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
                     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
                         monkeypatch.setenv(key, env[key])  # MLflow's client reads basic auth from these
                     check_tracking(env, run)
+                    check_no_secret_in_logs(tmp_path, {pg.password, tracking.password})
 
                     rows = load_table("builtin:breast_cancer").drop(columns=["target"]).head(50)
                     rows.assign(row_id=range(50)).to_csv(tmp_path / "rows.csv", index=False)
@@ -88,7 +89,9 @@ def test_a_scheduled_run_tunes_on_dask_and_promotes_on_the_server_profile(tmp_pa
                     )
                     wait_for_completed_run(prefect.url, "score/profile")
                     scored = pd.read_parquet(tmp_path / "scored.parquet")
-                    assert list(scored["row_id"]) == list(range(50)) and scored["probability"].between(0, 1).all()
+                    # key columns of a CSV come out as text (leading zeros kept, one type in every chunk)
+                    assert list(scored["row_id"]) == [str(i) for i in range(50)]
+                    assert scored["probability"].between(0, 1).all()
                     assert set(scored["model_version"]) == {"1"}
 
 
@@ -153,3 +156,18 @@ def check_tracking(env: dict, run) -> None:
     )
     assert len(children) == 4
     assert client.get_model_version_by_alias(NAME, "champion").version == "1"
+    version = client.get_model_version_by_alias(NAME, "champion")
+    secrets = {env["MLFLOW_TRACKING_PASSWORD"], env["TABFLOW_OPTUNA_STORAGE"].split(":")[2].split("@")[0]}
+    recorded = json.dumps(
+        [[r.data.params, r.data.tags] for r in [*parents, *children]] + [version.tags, dict(version.__dict__)],
+        default=str,
+    )
+    assert not [s for s in secrets if s in recorded], "no password in MLflow params, tags or the version"
+
+
+def check_no_secret_in_logs(root: Path, secrets: set[str]) -> None:
+    """Every log the servers and the worker wrote (the flow runs' output included)."""
+    logs = [p for p in root.rglob("*.log") if p.is_file()]
+    assert logs, "the services write logs under the test's directory"
+    leaked = [str(p) for p in logs for s in secrets if s in p.read_text(errors="replace")]
+    assert not leaked, f"logs holding a password: {leaked}"
