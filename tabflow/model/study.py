@@ -127,6 +127,9 @@ def open_study(
         from optuna.storages.journal import JournalFileBackend
 
         journal.parent.mkdir(parents=True, exist_ok=True)
+        repaired = repair_journal(journal)
+        if repaired:
+            log.warning("the study journal %s %s", journal.name, repaired)
         storage = JournalStorage(JournalFileBackend(str(journal)))  # type: ignore[assignment]
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tabflow logs its own line per trial (_progress)
     study = optuna.create_study(
@@ -308,3 +311,32 @@ def _progress(cfg: TuneConfig, metric: str):
         )
 
     return report
+
+
+def repair_journal(path: Path) -> str | None:
+    """A journal a killed or disk-full run left unreadable, made usable again, under Optuna's own lock: a partial
+    last entry is dropped (Optuna read past it, then failed at the next append); a journal with an unreadable
+    entry before that is moved aside, and the study starts afresh. Returns what was done, or None."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        cut = data.rfind(b"\n") + 1
+        try:
+            for line in data[:cut].splitlines():
+                json.loads(line)
+        except ValueError:
+            aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+            path.rename(aside)
+            return f"had an unreadable entry; moved aside to {aside.name}, starting a new study"
+        if cut < len(data):
+            with open(path, "rb+") as fh:
+                fh.truncate(cut)
+            return "ended in a partial entry (a run killed while writing); dropped it, finished trials are kept"
+        return None
+    finally:
+        lock.release()

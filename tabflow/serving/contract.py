@@ -51,8 +51,10 @@ def input_schema(train_x: pd.DataFrame, roles: dict[str, str]) -> dict:
         entry: dict = {"role": role}
         if role == "numeric":
             entry.update(min=_plain(col.min()), max=_plain(col.max()))
-        elif role == "categorical":
-            entry["categories"] = sorted(col.dropna().unique().tolist())[: settings.MAX_SHOWN_CATEGORIES]
+        elif role == "categorical":  # only those the model learned from: a value seen once is a person's data
+            counts = col.value_counts()
+            common = counts[counts >= settings.MIN_COUNT].index.tolist()
+            entry["categories"] = sorted(common)[: settings.MAX_SHOWN_CATEGORIES]
         schema[name] = entry
     return schema
 

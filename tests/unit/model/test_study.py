@@ -130,3 +130,35 @@ def test_workers_sharing_a_study_stop_at_its_budget(tmp_path, splits):
         )
         == 0
     ), "a study at its budget runs nothing more"
+
+
+def finished_study(path, n: int = 3):
+    study = open_study("s", path, seed=0, pruner="none")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n)
+    return study
+
+
+def test_a_journal_with_a_partial_last_entry_resumes_with_one_warning(tmp_path, caplog):
+    """A run killed while appending (or a full disk) left `{"op_code": 4, "wor`; Optuna read past it, then
+    failed at the next trial (review L5)."""
+    journal = tmp_path / "j.journal"
+    finished_study(journal)
+    with open(journal, "ab") as fh:
+        fh.write(b'{"op_code": 4, "wor')
+    with caplog.at_level("WARNING", logger="tabflow"):
+        study = open_study("s", journal, seed=0, pruner="none")
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert len([t for t in study.get_trials() if t.state.is_finished()]) == 4, "3 kept, 1 more run"
+    said = [r.getMessage() for r in caplog.records if "journal" in r.getMessage()]
+    assert len(said) == 1 and "partial entry" in said[0], f"one warning that says what happened: {said}"
+
+
+def test_a_journal_unreadable_in_the_middle_is_moved_aside_and_a_new_study_starts(tmp_path, caplog):
+    journal = tmp_path / "j.journal"
+    finished_study(journal)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join([*lines[:2], b"{not json\n", *lines[2:]]))
+    with caplog.at_level("WARNING", logger="tabflow"):
+        study = open_study("s", journal, seed=0, pruner="none")
+    assert study.get_trials() == [] and len(list(tmp_path.glob("j.journal.unreadable-*"))) == 1, "kept aside"
+    assert "moved aside" in caplog.text
