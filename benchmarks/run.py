@@ -402,7 +402,25 @@ def measure_serving(repeats: int) -> dict:
     result = {kind: {k: med(r[kind][k] for r in runs) for k in runs[0][kind]} for kind in ("mlflow", "tabflow")}
     result["model"] = runs[-1]["model"]
     result["batch"] = measure_batch(max(3, repeats // 2))
+    result["load"] = measure_load(max(3, repeats // 2))
     return result
+
+
+def measure_load(repeats: int) -> dict:
+    """benchmarks/load.py: 8 clients for 60 s while champion moves three times and a broken version is refused."""
+    runs = []
+    for i in range(repeats):
+        out = subprocess.run(
+            [sys.executable, str(HERE / "load.py"), str(WORK / "mlruns"), "serving", "60", "8"],
+            cwd=HERE,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"load run {i + 1}/{repeats}: {runs[-1]}", flush=True)
+    keys = ("requests", "failed", "p50_ms", "p99_ms", "moves")
+    return {**{k: med(r[k] for r in runs) for k in keys}, "refused": all(r["refused"] for r in runs), "runs": len(runs)}
 
 
 BATCH_ROWS = (100_000, 1_000_000)
@@ -514,6 +532,24 @@ def serving_section(s: dict) -> list[str]:
             f"| {rows:,} | {b['file_mb']:.0f} | {b['seconds']:.1f} | {b['peak_mb']:.0f} |"
             for rows, b in s["batch"].items()
         ],
+        "",
+        *load_lines(s.get("load")),
+    ]
+
+
+def load_lines(load: dict | None) -> list[str]:
+    if not load:
+        return []
+    return [
+        "Load during swaps: `python benchmarks/load.py STORE serving 60 8`: 8 concurrent clients send single-row "
+        "requests for 60 s while `champion` moves three times (copies of the version) and once to a version whose "
+        "network file is corrupt, which the server refuses while the old one serves on. Medians of "
+        f"{load['runs']} runs.",
+        "",
+        "| requests served | failed | p50 (ms) | p99 (ms) | moves followed | broken version refused |",
+        "|---:|---:|---:|---:|---:|---|",
+        f"| {load['requests']:,.0f} | {load['failed']:.0f} | {load['p50_ms']:.1f} | {load['p99_ms']:.1f} | "
+        f"{load['moves']:.0f} of 3 | {'yes' if load['refused'] else 'no'} |",
         "",
     ]
 

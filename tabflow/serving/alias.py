@@ -43,10 +43,14 @@ def load(name: str, version: str) -> Loaded:
 
     path = tempfile.mkdtemp(prefix=f"tabflow-serve-{name}-{version}-")
     try:
-        try:
-            pyfunc = integrity.load(name, version, path)
+        try:  # the download may fail on the network (retried); the files' check fails for good
+            local = integrity.verified(name, version, path)
         except integrity.Tampered as exc:
             raise Refused(str(exc)) from None
+        try:  # the files are here: a failure now is the version's own
+            pyfunc = mlflow.pyfunc.load_model(local)
+        except Exception as exc:
+            raise Refused(f"it does not load: {first_line(exc)}") from None
         model = pyfunc.unwrap_python_model()
         example = pyfunc.input_example
         if example is None or not hasattr(model, "schema"):

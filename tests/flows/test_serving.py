@@ -215,8 +215,9 @@ def test_a_token_file_guards_the_server(server, tmp_path):
 
 
 def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
-    """A client sends requests all along; a new version is trained and takes champion; then a broken version is
-    forced onto champion and refused, the old one serving on."""
+    """8 clients send requests all along (the load test's short form; benchmarks/load.py is the long one); a new
+    version is trained and takes champion; then a broken version is forced onto champion and refused, the old
+    one serving on; then champion rolls back. Not one request fails."""
     store, url, _ = server
     body = json.dumps({"dataframe_split": rows(3).to_dict(orient="split")}).encode()
     seen, failures, stop = [], [], threading.Event()
@@ -229,8 +230,9 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
             except OSError as exc:
                 failures.append(exc)
 
-    thread = threading.Thread(target=client)
-    thread.start()
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
     try:
         second = training.train(tiny_config(model_name=NAME, seed=7), store=str(store))
         if second.decision.verdict != "PROMOTE":  # the gate's call; this test is about following the alias
@@ -272,7 +274,8 @@ def test_alias_moves_are_followed_without_a_failed_request(server, monkeypatch):
         time.sleep(0.5)
     finally:
         stop.set()
-        thread.join()
+        for thread in threads:
+            thread.join()
     assert failures == [] and len(seen) > 20
     assert seen[0] == "1" and second.decision.version in seen and seen[-1] == "1"
     assert broken.decision.version not in seen
