@@ -32,6 +32,7 @@ def placeholders(env: dict[str, str]) -> list[str]:
 
 
 # Data rules.
+MAX_COLUMNS = 2_000  # a wider table is refused: select its columns first (each costs the network width)
 MAX_CLASSES = 20  # an integer target with more distinct values is a quantity (regression), not classes
 CATEGORICAL_INT_MAX = 10  # integer feature columns with at most this many values are codes, not quantities
 MIN_COUNT = 5  # a category seen fewer times in training shares the "other" code: too rare to learn from
@@ -46,6 +47,23 @@ SAMPLE_ROWS = 200  # test rows the servability check scores
 HEARTBEAT_S = 30  # Optuna heartbeat on a study database: a dead worker's trial is failed and retried
 MAX_REJUDGE = 3  # times a challenger is judged again when the champion moves while it is being decided
 MAX_SHOWN_CATEGORIES = 1000  # categories per column listed in a model's data contract
+
+
+def require_writable(store: Path) -> None:
+    """The store (or a tracking server's local caches) can be written: fail in a line, not halfway through a run."""
+    import os
+
+    from tabflow.errors import TabflowError
+
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        probe = store / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise TabflowError(
+            f"cannot write to the store {str(store)!r} ({exc.strerror}); choose a writable --store"
+        ) from None
 
 
 def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:

@@ -37,7 +37,7 @@ def configure(store: Path) -> str:
 
     uri = tracking_uri(store)
     if is_local(uri):
-        store.mkdir(parents=True, exist_ok=True)
+        settings.require_writable(store)
     users = os.environ.get(settings.TRACKING_URI)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

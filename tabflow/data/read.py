@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tabflow import settings
 from tabflow.config import BUILTIN_PREFIX
 from tabflow.errors import DataError, first_line
 
@@ -24,6 +25,8 @@ def check_source(source: str) -> None:
                 f"unknown built-in table {name!r}; available: " + ", ".join(f"{BUILTIN_PREFIX}{b}" for b in BUILTINS)
             )
         return
+    if Path(source).is_symlink():  # the run records the path it read, and the digest of what it found there
+        raise DataError(f"data file {source!r} is a symbolic link; pass the path of the file it points to")
     if not Path(source).is_file():
         raise DataError(f"data file {source!r} not found; check the path or use builtin:breast_cancer")
     if Path(source).suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -60,13 +63,29 @@ def load_table(source: str) -> pd.DataFrame:
 
         loader = getattr(datasets, f"load_{source[len(BUILTIN_PREFIX) :]}")
         return loader(as_frame=True).frame  # real column names plus `target`
+    before = _state(source)
     frame = _read_csv(source) if _is_csv(source) else _read_parquet(source)
+    if _state(source) != before:
+        raise DataError(f"data file {source!r} changed while it was read; run again once it is written completely")
+    if frame.shape[1] > settings.MAX_COLUMNS:
+        raise DataError(
+            f"{source!r} has {frame.shape[1]:,} columns, over the {settings.MAX_COLUMNS:,} tabflow trains on; "
+            "select the columns that matter before training"
+        )
+    odd = [str(c) for c in frame.columns if any(ord(ch) < 32 or ord(ch) == 127 for ch in str(c))]
+    if odd:  # a line break in a name would split a log line, and a terminal code could rewrite one
+        raise DataError(f"column name {odd[0][:60]!r} holds a control character (e.g. a line break); rename it")
     if frame.shape[1] == 1 and _is_csv(source):
         raise DataError(
             f"{source!r} parsed as a single column ({str(frame.columns[0])[:40]!r}); tabflow reads "
             "comma-, semicolon-, tab- or pipe-separated files: re-export it with one of those"
         )
     return frame
+
+
+def _state(source: str) -> tuple[int, int]:
+    info = Path(source).stat()
+    return info.st_size, info.st_mtime_ns
 
 
 def _is_csv(source: str) -> bool:

@@ -68,3 +68,10 @@ def test_in_process_entry_point_returns_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--data", "missing.parquet"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_an_unwritable_store_is_one_line_before_any_work(tmp_path):
+    """A store under a regular file cannot be created, even by root (read-only modes would not stop root)."""
+    (tmp_path / "file").write_text("")
+    result = tabflow("--store", "file/store", "run", "--data", "builtin:breast_cancer", cwd=tmp_path)
+    assert_one_line_error(result, "cannot write to the store 'file/store' (Not a directory); choose a writable")

@@ -44,6 +44,16 @@ CASES = {
     ),
     "binary data": ("t.csv", b"x,y\n\x00\x01\x02", "binary data, not CSV text"),
     "Parquet that is not Parquet": ("t.parquet", b"x,z,y\n1,2,a\n", "as Parquet"),
+    "a control character in a column name": (
+        "t.csv",
+        ('"x\nFORGED log line",z,y\n' + rows()).encode(),
+        "column name 'x\\\\nFORGED log line' holds a control character",
+    ),
+    "10,000 columns": (
+        "t.csv",
+        (",".join(f"c{i}" for i in range(10_000)) + ",y\n" + ("1," * 10_000 + "a\n") * 5).encode(),
+        "has 10,001 columns, over the 2,000 tabflow trains on",
+    ),
 }
 
 
@@ -68,3 +78,43 @@ def test_parquet_with_mixed_types_reads_like_csv(tmp_path):
     frame = pd.DataFrame({"x": np.arange(40) * 0.5, "city": ["A", "B"] * 20, "y": ["a", "b", "b", "a"] * 10})
     frame.to_parquet(tmp_path / "t.parquet")
     assert ingest(tmp_path / "t.parquet").roles == {"x": "numeric", "city": "categorical"}
+
+
+def test_a_symbolic_link_is_refused(tmp_path):
+    """The run records the path it read and the digest of what it found; a link can point elsewhere tomorrow."""
+    (tmp_path / "real.csv").write_text("x,z,y\n" + rows())
+    (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
+    with pytest.raises(DataError, match="is a symbolic link; pass the path of the file it points to"):
+        ingest(tmp_path / "link.csv")
+
+
+def test_a_file_that_grows_while_it_is_read_is_refused(tmp_path, monkeypatch):
+    """An export still being written: the read saw part of it. Simulated by appending during the read."""
+    path = tmp_path / "t.csv"
+    path.write_text("x,z,y\n" + rows())
+    real = read._read_csv
+
+    def read_while_written(source):
+        frame = real(source)
+        with open(source, "a") as fh:
+            fh.write(rows(5))
+        return frame
+
+    monkeypatch.setattr(read, "_read_csv", read_while_written)
+    with pytest.raises(DataError, match="changed while it was read; run again once it is written completely"):
+        ingest(path)
+
+
+def test_an_unwritable_store_is_one_line(tmp_path):
+    """A store under a file cannot be created, even by root (a read-only directory would not stop root)."""
+    from tabflow import tracking
+    from tabflow.errors import TabflowError
+    from tests.helpers import saved_uris
+
+    (tmp_path / "file").write_text("")
+    restore = saved_uris()
+    try:
+        with pytest.raises(TabflowError, match=r"cannot write to the store .* choose a writable --store"):
+            tracking.configure(tmp_path / "file" / "store")
+    finally:
+        restore()
