@@ -49,11 +49,10 @@ MAX_REJUDGE = 3  # times a challenger is judged again when the champion moves wh
 MAX_SHOWN_CATEGORIES = 1000  # categories per column listed in a model's data contract
 
 
-def require_writable(store: Path) -> None:
-    """The store (or a tracking server's local caches) can be written: fail in a line, not halfway through a run."""
+def unwritable(store: Path) -> str | None:
+    """Why the store (or a tracking server's local caches) cannot be written, or None: checked before a run
+    starts, so that it fails in a line and not halfway through."""
     import os
-
-    from tabflow.errors import TabflowError
 
     try:
         store.mkdir(parents=True, exist_ok=True)
@@ -61,9 +60,8 @@ def require_writable(store: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise TabflowError(
-            f"cannot write to the store {str(store)!r} ({exc.strerror}); choose a writable --store"
-        ) from None
+        return f"cannot write to the store {str(store)!r} ({exc.strerror}); choose a writable --store"
+    return None
 
 
 def runtime_defaults(store: Path, prefect_home: Path) -> dict[str, str]:

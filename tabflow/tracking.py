@@ -36,8 +36,8 @@ def configure(store: Path) -> str:
     import mlflow
 
     uri = tracking_uri(store)
-    if is_local(uri):
-        settings.require_writable(store)
+    if is_local(uri) and (problem := settings.unwritable(store)):
+        raise TabflowError(problem)
     users = os.environ.get(settings.TRACKING_URI)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

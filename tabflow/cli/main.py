@@ -10,17 +10,16 @@ from pathlib import Path
 
 from tabflow.cli.parser import parser
 from tabflow.errors import TabflowError
-from tabflow.settings import PLACEHOLDER, placeholders, require_writable, runtime_defaults
+from tabflow.settings import PLACEHOLDER, placeholders, runtime_defaults, unwritable
 
 log = logging.getLogger("tabflow")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        require_writable(Path(args.store))  # before anything writes there (Keras' and matplotlib's caches too)
-    except TabflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    problem = unwritable(Path(args.store))  # before anything writes there (Keras' and matplotlib's caches too)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     for key, value in runtime_defaults(Path(args.store), Path.cwd() / ".prefect").items():
         os.environ.setdefault(key, value)  # a value the user set wins
