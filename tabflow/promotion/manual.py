@@ -54,7 +54,7 @@ def promote_version(client: MlflowClient, name: str, version: str, reason: str, 
     if current == version:
         raise TabflowError(f"version {version} of {name!r} is already the champion")
     if force:
-        with registry.move_lock():
+        with registry.move_lock(name):
             registry.move_champion(client, name, version, "FORCED", f"forced by hand: {reason}")
         return Decision(
             "PROMOTE",
@@ -84,7 +84,7 @@ def promote_version(client: MlflowClient, name: str, version: str, reason: str, 
     dummy = client.get_run(run_id).data.metrics.get(f"baseline_dummy_test_{cfg.metric_for(task)}", np.nan)
     decision = replace(judge(name, current, gate_rules(cfg, task, dummy), challenger, cfg, seed), version=version)
     if decision.verdict == "PROMOTE":
-        with registry.move_lock():
+        with registry.move_lock(name):
             if champion_version(client, name) != current:
                 raise TabflowError(f"champion of {name!r} moved while judging; run the command again")
             registry.move_champion(client, name, version, "PROMOTE", f"by hand: {reason}; {decision.reason}")

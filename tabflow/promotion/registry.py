@@ -86,7 +86,7 @@ def register(
             _tag(client, name, version, decision)
             if decision.verdict != "PROMOTE":
                 return decision
-            with move_lock():  # read, compare and move as one step against other processes on this store
+            with move_lock(name):  # read, compare and move as one step against other trainers
                 now = champion_version(client, name)
                 if now == current:
                     moving = True  # from here the version may hold champion: it is never deleted
@@ -155,24 +155,52 @@ HISTORY = "champion_history."  # registered-model tags, one per move, so the his
 
 
 @contextlib.contextmanager
-def move_lock():
-    """An exclusive lock around moving `champion` for processes sharing a local SQLite store. MLflow offers no
-    compare-and-set on aliases; with a tracking server the window between re-reading and moving stays (a few
-    milliseconds)."""
-    import fcntl
+def move_lock(name: str = ""):
+    """An exclusive lock around re-reading, judging and moving `champion`: MLflow offers no compare-and-set on
+    aliases. On a local SQLite store, a file lock beside the database; on the server profile, a PostgreSQL
+    advisory lock on the study database (TABFLOW_OPTUNA_STORAGE), which every trainer shares; otherwise none
+    (the window between re-reading and moving is then a few milliseconds)."""
+    import os
 
     import mlflow
 
     uri = mlflow.get_tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        yield
-        return
-    with open(uri[len("sqlite:///") :] + ".alias-lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
+    database = os.environ.get(settings.OPTUNA_STORAGE, "")
+    if uri.startswith("sqlite:///"):
+        import fcntl
+
+        with open(uri[len("sqlite:///") :] + ".alias-lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    elif database.startswith("postgresql"):
+        with _advisory_lock(database, f"tabflow-champion:{name}"):
             yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_lock(url: str, key: str):
+    """pg_advisory_lock on a key of 63 bits from `key`, held on one connection for the block."""
+    import hashlib
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": number})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": number})
+    finally:
+        engine.dispose()
 
 
 def move_champion(client: MlflowClient, name: str, version: str, verdict: str, reason: str) -> dict:
@@ -224,7 +252,7 @@ def rollback(client: MlflowClient, name: str, reason: str, to: str | None = None
     require_version(client, name, to)
     if to == current:
         raise TabflowError(f"version {to} of {name!r} is already the champion")
-    with move_lock():
+    with move_lock(name):
         return move_champion(client, name, to, "ROLLBACK", reason)
 
 

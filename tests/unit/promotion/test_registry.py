@@ -212,6 +212,7 @@ def test_move_lock_is_exclusive_on_a_sqlite_store(store, tmp_path):
 
 
 def test_move_lock_is_a_no_op_without_sqlite(tmp_path, monkeypatch):
+    monkeypatch.delenv("TABFLOW_OPTUNA_STORAGE", raising=False)  # with it, a PostgreSQL lock (tests/system)
     monkeypatch.chdir(tmp_path)  # a lock path made from a server URI would land here, relative to cwd
     restore = pointed_at("http://127.0.0.1:1")
     try:
