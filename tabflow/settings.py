@@ -44,6 +44,7 @@ CHUNK_ROWS = 100_000  # rows transformed or scored at once: intermediates stay a
 SMALL_REQUEST = 100  # rows; up to this many, serving replays the preprocessing in numpy (tabflow.features.replay)
 CHUNK_CELLS = 250_000  # bootstrap resamples x rows at once: the count matrix stays in cache
 SAMPLE_ROWS = 200  # test rows the servability check scores
+SERVECHECK_S = 600  # seconds a servability check may take (a first load imports TensorFlow)
 HEARTBEAT_S = 30  # Optuna heartbeat on a study database: a dead worker's trial is failed and retried
 MAX_REJUDGE = 3  # times a challenger is judged again when the champion moves while it is being decided
 MAX_SHOWN_CATEGORIES = 1000  # categories per column listed in a model's data contract

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +28,26 @@ from tabflow.errors import first_line
 
 
 class Checker:
-    def __init__(self) -> None:
+    """A process of its own that loads versions as a deployment would; `timeout_s` bounds each check (a child
+    stuck in an artifact download's retries would otherwise hold the training flow at promotion)."""
+
+    def __init__(self, command: list[str] | None = None, timeout_s: float = settings.SERVECHECK_S) -> None:
         self.proc: subprocess.Popen | None = None
+        self.command = command or [sys.executable, "-m", "tabflow.serving.servability"]
+        self.timeout_s = timeout_s
 
     def start(self) -> None:
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tabflow.serving.servability"],
+                self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
                 env={**os.environ, "MLFLOW_TRACKING_URI": _tracking_uri()},
             )
+            self.lines: queue.Queue[str | None] = queue.Queue()
+            threading.Thread(target=_lines, args=(self.proc.stdout, self.lines), daemon=True).start()
 
     def check(self, model_uri: str, rows: pd.DataFrame, expected: np.ndarray, task: str, classes: tuple) -> str | None:
         """None when the version serves the rows as `expected` (the flow's network output); else why not."""
@@ -49,12 +60,16 @@ class Checker:
             proc = self.proc
             if proc is None or proc.stdin is None or proc.stdout is None:
                 return "the checking process did not start"
+            request = uuid.uuid4().hex
             try:
-                proc.stdin.write(json.dumps({"model_uri": model_uri, "rows": str(path)}) + "\n")
+                proc.stdin.write(json.dumps({"id": request, "model_uri": model_uri, "rows": str(path)}) + "\n")
                 proc.stdin.flush()
-                answer = json.loads(proc.stdout.readline() or '{"error": "the checking process died"}')
-            except (OSError, ValueError) as exc:
+                answer = self._answer(proc, request)
+            except OSError as exc:
                 return f"the checking process failed ({exc})"
+            if answer is None:
+                self.close()  # a stuck child is not asked again: the next check starts a new one
+                return f"the check did not answer within {self.timeout_s:.0f} s"
             if "error" in answer:
                 return answer["error"]
             served = network_output(pd.read_parquet(answer["predictions"]), task, classes)
@@ -63,11 +78,36 @@ class Checker:
             return f"its predictions differ from the flow's on {len(rows)} test rows (largest difference {worst:.3g})"
         return None
 
+    def _answer(self, proc: subprocess.Popen, request: str) -> dict | None:
+        """The child's answer to `request`, skipping any other line it printed; None past the deadline."""
+        deadline = time.monotonic() + self.timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                return {"error": "the checking process died"}
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue  # a library's stray output, not an answer
+            if isinstance(answer, dict) and answer.get("id") == request:
+                return answer
+        return None
+
     def close(self) -> None:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+
+def _lines(stream, into: queue.Queue) -> None:
+    """The child's output, line by line, then None: read on a thread, so that waiting for it can time out."""
+    for line in stream:
+        into.put(line)
+    into.put(None)
 
 
 def sample(n: int, seed: int) -> np.ndarray:
@@ -88,6 +128,8 @@ def _serve_requests() -> None:
 
     from tabflow.serving import integrity
 
+    answers = os.fdopen(os.dup(1), "w")  # answers only here: whatever a library prints goes to stderr
+    os.dup2(2, 1)
     for line in sys.stdin:
         request = json.loads(line)
         try:
@@ -102,7 +144,7 @@ def _serve_requests() -> None:
             answer = {"predictions": str(out)}
         except Exception as exc:  # the answer is the failure, for the parent to report
             answer = {"error": f"loading or scoring it failed: {first_line(exc)}"}
-        print(json.dumps(answer), flush=True)
+        print(json.dumps({"id": request.get("id"), **answer}), file=answers, flush=True)
 
 
 if __name__ == "__main__":
