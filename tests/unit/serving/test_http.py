@@ -238,3 +238,18 @@ def test_a_declared_length_over_the_limit_is_413_before_any_byte_is_read(served)
     }
     asyncio.run(asyncio.wait_for(http.app(scope, receive, send), 10))
     assert sent[0]["status"] == 413 and b"--max-body-mb" in sent[1]["body"], sent
+
+
+def test_a_short_webhook_secret_leaves_the_endpoint_off(store):
+    """Review L2: the CLI asked for 16+ characters only with --webhook-url; the app took any secret."""
+    from fastapi.testclient import TestClient
+
+    from tabflow import settings
+    from tabflow.serving.http import create_app
+
+    path, _ = store
+    for secret, status in (("short", 404), ("s" * 20, 401)):
+        with env(path) as mp:
+            mp.setenv(settings.WEBHOOK_SECRET, secret)
+            with TestClient(create_app()) as http:
+                assert http.post("/hooks/mlflow", content=b"{}").status_code == status, secret
