@@ -369,8 +369,6 @@ def mlflow_server(
         "-m",
         "mlflow",
         "server",
-        "--backend-store-uri",
-        backend_url,
         "--artifacts-destination",
         str(Path(artifacts_dir).resolve()),
         "--host",
@@ -380,7 +378,11 @@ def mlflow_server(
         "--workers",
         "1",
     ]
-    env = child_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})})
+    # The database URL (its password included) in the environment, as compose passes it: a command line is
+    # visible to every local user and is echoed into the server's log.
+    env = child_env(
+        {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_BACKEND_STORE_URI": backend_url, **(env or {})}
+    )
     username = password = None
     if auth:
         username, password = "admin", secrets.token_hex(12)
