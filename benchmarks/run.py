@@ -388,17 +388,7 @@ def measure_serving(repeats: int) -> dict:
     """benchmarks/serving.py, `repeats` times, on a model trained here (5 trials); then batch scoring of the
     scale section's generated files, whole `tabflow predict` processes, peak memory from /usr/bin/time."""
     run_tabflow("serving", 5)
-    runs = []
-    for i in range(repeats):
-        out = subprocess.run(
-            [sys.executable, str(HERE / "serving.py"), str(WORK / "mlruns"), "serving"],
-            cwd=WORK,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(f"serving run {i + 1}/{repeats}: {runs[-1]}", flush=True)
+    runs = json_runs(["serving.py", str(WORK / "mlruns"), "serving"], repeats, "serving", WORK)
     result = {kind: {k: med(r[kind][k] for r in runs) for k in runs[0][kind]} for kind in ("mlflow", "tabflow")}
     result["model"] = runs[-1]["model"]
     result["batch"] = measure_batch(max(3, repeats // 2))
@@ -406,19 +396,21 @@ def measure_serving(repeats: int) -> dict:
     return result
 
 
-def measure_load(repeats: int) -> dict:
-    """benchmarks/load.py: 8 clients for 60 s while champion moves three times and a broken version is refused."""
+def json_runs(argv: list[str], repeats: int, label: str, cwd: Path) -> list[dict]:
+    """A benchmark script (argv[0], in benchmarks/) run `repeats` times; the JSON line each run ends with."""
     runs = []
     for i in range(repeats):
         out = subprocess.run(
-            [sys.executable, str(HERE / "load.py"), str(WORK / "mlruns"), "serving", "60", "8"],
-            cwd=HERE,
-            check=True,
-            capture_output=True,
-            text=True,
+            [sys.executable, str(HERE / argv[0]), *argv[1:]], cwd=cwd, check=True, capture_output=True, text=True
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(f"load run {i + 1}/{repeats}: {runs[-1]}", flush=True)
+        print(f"{label} run {i + 1}/{repeats}: {runs[-1]}", flush=True)
+    return runs
+
+
+def measure_load(repeats: int) -> dict:
+    """benchmarks/load.py: 8 clients for 60 s while champion moves three times and a broken version is refused."""
+    runs = json_runs(["load.py", str(WORK / "mlruns"), "serving", "60", "8"], repeats, "load", HERE)
     keys = ("requests", "failed", "p50_ms", "p99_ms", "moves")
     return {**{k: med(r[k] for r in runs) for k in keys}, "refused": all(r["refused"] for r in runs), "runs": len(runs)}
 

@@ -6,6 +6,7 @@ the speed and memory knobs are in benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # The server profile: set these and the same commands run against real servers (README, "server profile").
@@ -53,8 +54,6 @@ MAX_SHOWN_CATEGORIES = 1000  # categories per column listed in a model's data co
 def unwritable(store: Path) -> str | None:
     """Why the store (or a tracking server's local caches) cannot be written, or None: checked before a run
     starts, so that it fails in a line and not halfway through."""
-    import os
-
     try:
         store.mkdir(parents=True, exist_ok=True)
         probe = store / f".write-probe-{os.getpid()}"

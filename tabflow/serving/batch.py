@@ -38,8 +38,7 @@ def chunks(path: Path, rows: int, text: frozenset[str] = frozenset()) -> Iterato
     """The file in chunks of `rows`; in a CSV, the columns named in `text` are read as text, so that a key column
     has one type in every chunk (digits in the first, "A7" in a later one broke the Parquet output)."""
     if path.suffix.lower() == ".csv":
-        header = pd.read_csv(path, nrows=0).columns
-        yield from pd.read_csv(path, chunksize=rows, dtype={c: "string" for c in header if c in text})
+        yield from pd.read_csv(path, chunksize=rows, dtype=dict.fromkeys(text, "string"))  # absent names: ignored
         return
     import pyarrow.parquet as pq
 

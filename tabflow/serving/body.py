@@ -7,6 +7,7 @@ distinct keys or ragged rows cannot expand into a matrix of its width times its 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -167,8 +168,6 @@ async def read(request, limit: int, deadline: float) -> bytes:
     A body over the limit is drained up to twice the limit (nothing held), so that a client that sends it all
     before reading reads the 413 rather than a reset connection. A declared length past that is refused before
     a byte is read, and the connection closed."""
-    import asyncio
-
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared[:20]) > 2 * limit:
         raise BadRequest(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
