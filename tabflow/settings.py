@@ -21,6 +21,7 @@ PREFECT_HOME = "PREFECT_HOME"  # Prefect's own: its state (tabflow keeps it in .
 # worker process through the environment.
 SERVE = "TABFLOW_SERVE"
 SERVE_TOKEN = "TABFLOW_SERVE_TOKEN"  # the bearer token of tabflow serve, when --auth-token-file is not given
+FAILPOINT = "TABFLOW_FAILPOINT"  # the kill tests' SIGKILL point (tabflow.failpoints); never set in production
 
 # Secrets tabflow reads; one still holding docker/.env.example's placeholder stops a command at start.
 SECRETS = ("MLFLOW_TRACKING_PASSWORD", OPTUNA_STORAGE, "PREFECT_API_AUTH_STRING", SERVE_TOKEN, WEBHOOK_SECRET)
@@ -45,6 +46,8 @@ CHUNK_ROWS = 100_000  # rows transformed or scored at once: intermediates stay a
 SMALL_REQUEST = 100  # rows; up to this many, serving replays the preprocessing in numpy (tabflow.features.replay)
 CHUNK_CELLS = 250_000  # bootstrap resamples x rows at once: the count matrix stays in cache
 SAMPLE_ROWS = 200  # test rows the servability check scores
+SERVE_REGISTRY_RETRIES = 1  # MLflow client retries per registry request in tabflow serve (MLflow's default: 7)
+SERVE_REGISTRY_TIMEOUT_S = 30  # seconds per registry request in tabflow serve (MLflow's default: 120)
 SERVECHECK_S = 600  # seconds a servability check may take (a first load imports TensorFlow)
 HEARTBEAT_S = 30  # Optuna heartbeat on a study database: a dead worker's trial is failed and retried
 MAX_REJUDGE = 3  # times a challenger is judged again when the champion moves while it is being decided

@@ -16,8 +16,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tabflow import settings
+from tabflow import failpoints, settings
 from tabflow.errors import TabflowError
+from tabflow.liveness import is_dead, worker_id
 from tabflow.promotion.decision import Decision
 from tabflow.tracking import CHAMPION, alias_version, champion_version
 
@@ -68,6 +69,7 @@ def register(
     pending = {**tags, "decision_verdict": PENDING}  # until the decision is written: a killed run's mark
     with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
         version = str(mlflow.register_model(model_uri, name, tags=pending).version)
+    failpoints.reach("registered")
     previous, moving = None, False
     try:
         previous = alias_version(client, name, CHALLENGER)
@@ -84,6 +86,7 @@ def register(
                         reason=f"the registered artifact does not serve as the flow scored it: {problem}",
                     )
             _tag(client, name, version, decision)
+            failpoints.reach("decided")
             if decision.verdict != "PROMOTE":
                 return decision
             with move_lock(name):  # read, compare and move as one step against other trainers
@@ -116,6 +119,8 @@ def register(
 
 
 UNKNOWN = "?"  # the registry could not say
+HISTORY = "champion_history."  # registered-model tags, one per move, so the history lives in the registry
+MOVING = "moving"  # on a history entry until its alias move is done: the writer's host:pid
 
 
 def _champion_or_unknown(client: MlflowClient, name: str) -> str | None:
@@ -125,33 +130,52 @@ def _champion_or_unknown(client: MlflowClient, name: str) -> str | None:
         return UNKNOWN
 
 
-def sweep_pending(client: MlflowClient, name: str) -> list[str]:
-    """Delete the versions a killed run registered and never decided (decision_verdict still PENDING, their run
-    no longer RUNNING): nothing half-written outlives the run that wrote it. Returns their numbers."""
+def sweep(client: MlflowClient, name: str, experiment: str) -> list[str]:
+    """Settle what a killed run left in the registry, so nothing half-written outlives it:
+    - a version whose run is no longer RUNNING and either never got its decision (still PENDING) or did not
+      finish (KILLED, FAILED) is deleted, unless it is or was the champion (a failed run never leaves a version,
+      and a rollback may need an earlier champion);
+    - a history entry still marked `moving` by a process of this host that is dead is kept when `champion` did
+      move to its version, and dropped when it did not.
+    Returns the deleted versions' numbers."""
     try:
         versions = client.search_model_versions(f"name = '{name}'")
+        tags = client.get_registered_model(name).tags
     except MlflowException:
         return []  # no such model yet
     champion = alias_version(client, name, CHAMPION)
+    kept = {champion}
+    for key in sorted(k for k in tags if k.startswith(HISTORY)):
+        entry = json.loads(tags[key])
+        writer = entry.pop(MOVING, "")
+        if not writer or entry["to"] == champion:
+            kept.add(entry["to"])
+        if is_dead(writer):
+            if entry["to"] == champion:
+                client.set_registered_model_tag(name, key, json.dumps(entry))
+            else:
+                client.delete_registered_model_tag(name, key)
+                log.warning(
+                    "dropped the record of a move to version %s of %s that a killed run never made", entry["to"], name
+                )
+    stopped = {run.info.run_id for run in client.search_runs([experiment], "attributes.status != 'FINISHED'")}
     swept = []
     for mv in versions:
         run_id = mv.tags.get("parent_run_id", "")
-        if mv.tags.get("decision_verdict") != PENDING or str(mv.version) == champion or not run_id:
+        if str(mv.version) in kept or not run_id:
             continue
-        if client.get_run(run_id).info.status != "RUNNING":
+        pending = mv.tags.get("decision_verdict") == PENDING
+        if (pending or run_id in stopped) and client.get_run(run_id).info.status != "RUNNING":
             client.delete_model_version(name, str(mv.version))
             swept.append(str(mv.version))
     if swept:
-        log.warning("deleted version(s) %s of %s: registered by a run that stopped before deciding", swept, name)
+        log.warning("deleted version(s) %s of %s: registered by a run that stopped before it finished", swept, name)
     return swept
 
 
 def _tag(client: MlflowClient, name: str, version: str, decision: Decision) -> None:
     for key, value in decision.as_tags().items():
         client.set_model_version_tag(name, version, key, value[:5000])
-
-
-HISTORY = "champion_history."  # registered-model tags, one per move, so the history lives in the registry
 
 
 @contextlib.contextmanager
@@ -206,8 +230,10 @@ def _advisory_lock(url: str, key: str):
 def move_champion(client: MlflowClient, name: str, version: str, verdict: str, reason: str) -> dict:
     """Point `champion` at a version and append the move to the model's history (who, when, from, to, why).
 
-    The history entry is written first, so a move is never without its record; if the move then fails, the entry
-    is taken back (unless the move happened after all, as a timed-out request may have)."""
+    The history entry is written first, marked `moving` with the writer's host:pid, and the mark is taken off
+    once the alias has moved: a move is never without its record, and a record whose writer was killed mid-move
+    is settled by the next run (`sweep`). If the move fails, the entry is taken back (unless the move happened
+    after all, as a timed-out request may have)."""
     previous = champion_version(client, name)
     when = datetime.now(UTC)
     entry = {
@@ -219,7 +245,8 @@ def move_champion(client: MlflowClient, name: str, version: str, verdict: str, r
         "reason": reason[:2000],
     }
     key = f"{HISTORY}{when.strftime('%Y%m%dT%H%M%S.%f')}.{uuid.uuid4().hex[:6]}"  # sorts by time; unique
-    client.set_registered_model_tag(name, key, json.dumps(entry))
+    client.set_registered_model_tag(name, key, json.dumps({**entry, MOVING: worker_id()}))
+    failpoints.reach("moving")
     try:
         client.set_registered_model_alias(name, CHAMPION, version)
     except BaseException:
@@ -227,6 +254,8 @@ def move_champion(client: MlflowClient, name: str, version: str, verdict: str, r
             with contextlib.suppress(Exception):
                 client.delete_registered_model_tag(name, key)
         raise
+    failpoints.reach("moved")
+    client.set_registered_model_tag(name, key, json.dumps(entry))
     return entry
 
 

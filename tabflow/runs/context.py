@@ -11,12 +11,12 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tabflow import tracking
+from tabflow import failpoints, tracking
 from tabflow.config import PipelineConfig
 from tabflow.data.clean import CleanTable
 from tabflow.data.split import Splits
 from tabflow.liveness import is_dead, worker_id
-from tabflow.promotion.registry import sweep_pending
+from tabflow.promotion.registry import sweep
 from tabflow.serving.servability import Checker
 
 log = logging.getLogger("tabflow")
@@ -51,7 +51,7 @@ def tracked_run(cfg: PipelineConfig, store: Path, tags: dict[str, str]) -> Itera
         **{f"version.{k}": v for k, v in tracking.package_versions().items()},
     }
     close_orphaned_runs(client, experiment)
-    sweep_pending(client, cfg.model_name)  # after: a killed run's versions are now of a run no longer RUNNING
+    sweep(client, cfg.model_name, experiment)  # after: a killed run's versions are now of a run no longer RUNNING
     run_id = tracking.start_run(
         client, experiment, f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags={**all_tags, "worker": worker_id()}
     )
@@ -82,6 +82,7 @@ def timed(ctx: RunContext, stage: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     tracking.log_all(MlflowClient(), ctx.parent_run_id, metrics={f"seconds_{stage}": time.perf_counter() - start})
+    failpoints.reach(f"after-{stage}")
 
 
 def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:

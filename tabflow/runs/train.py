@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from mlflow import MlflowClient
 
-from tabflow import tracking
+from tabflow import failpoints, tracking
 from tabflow.config import TrainConfig
 from tabflow.data.split import Splits
 from tabflow.features.preprocessor import capped_categories
@@ -70,7 +70,9 @@ def train_final(splits: Splits, best: TuneResult, cfg: TrainConfig, ctx: RunCont
             **{f"fold_{i}_best_epoch": e for i, e in enumerate(member_epochs)},
         },
     )
+    failpoints.reach("final-fit")  # its run open, nothing logged yet
     info = log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id, splits.task)
+    failpoints.reach("model-logged")  # the model logged, its run still open
     client.log_dict(ctx.parent_run_id, input_schema(splits.x("train"), splits.roles), "data/schema.json")
     capped = capped_categories(data.preprocessor)
     if capped:

@@ -137,6 +137,9 @@ class Slot:
         from tabflow.tracking import alias_version
 
         version = alias_version(MlflowClient(), self.name, self.alias)  # raises when the registry fails
+        if not self.registry_ok:
+            log.warning("read @%s of %s again: the registry is back", self.alias, self.name)
+            self._unreachable = Throttle()  # the next outage is logged when it starts
         self.registry_ok = True
         if version is None or (self.current and version == self.current.version) or version in self.refused:
             return

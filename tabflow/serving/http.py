@@ -218,6 +218,11 @@ def serve(cfg: ServeSettings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     os.environ[settings.SERVE] = cfg.model_dump_json()
+    # MLflow's client retries a refused connection for minutes by default: the alias watcher would notice an
+    # outage that late. Fail fast instead (the watcher retries at each poll, loads back off on their own); a value
+    # the user set wins.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.SERVE_REGISTRY_RETRIES))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(settings.SERVE_REGISTRY_TIMEOUT_S))
     uvicorn.run(
         "tabflow.serving.http:create_app",
         factory=True,

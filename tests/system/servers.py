@@ -287,6 +287,12 @@ class Service:
                 return False
             time.sleep(0.1)
 
+    def restart(self) -> Service:
+        """Stop, then start again on the same port (clients keep their URL), and wait until healthy."""
+        self.stop()
+        self._fixed_port = True
+        return self.start().wait()
+
     def pids(self) -> set[int]:
         """Every running process the service started, children included."""
         return set().union(*(group_members(p.pid) for p in self.procs)) if self.procs else set()

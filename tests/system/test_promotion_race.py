@@ -68,7 +68,11 @@ def test_three_promotions_at_once_leave_one_chain_of_champions(tmp_path):
             outs = [p.communicate(timeout=300) for p in procs]
             assert all(p.returncode == 0 for p in procs), [err.decode()[-1500:] for _, err in outs]
             moves = registry.history(client, NAME)
-            assert len(moves) == 3, json.dumps(moves, indent=1)
+            versions = {
+                v.version: v.tags.get("decision_verdict") for v in client.search_model_versions(f"name = '{NAME}'")
+            }
+            said = [out.decode()[-300:] + err.decode()[-1500:] for out, err in outs]
+            assert len(moves) == 3, f"moves {json.dumps(moves)}; versions {versions}; the runs said {said}"
             chain = [(m["from"], m["to"]) for m in moves]
             assert chain[0][0] is None and all(a[1] == b[0] for a, b in itertools.pairwise(chain)), (
                 f"each move starts from the champion the last one set, no two from the same: {chain}"

@@ -269,5 +269,59 @@ def test_a_version_a_killed_run_left_undecided_is_swept(store):
     client.set_terminated(dead, "KILLED")
     for run_id in (dead, alive):
         mlflow.register_model(model_uri, NAME, tags={"decision_verdict": registry.PENDING, "parent_run_id": run_id})
-    assert registry.sweep_pending(client, NAME) == ["1"], "the killed run's undecided version goes"
+    assert registry.sweep(client, NAME, experiment) == ["1"], "the killed run's undecided version goes"
     assert versions(client) == ["2"], "the running run's version stays: it may still decide"
+
+
+def test_versions_of_runs_that_did_not_finish_are_swept_unless_champion(store):
+    """Killed after its decision was written (PROMOTE, before the move), the run leaves a decided version: it goes
+    too. A killed run's version that became champion stays, as do finished runs' versions."""
+    client, model_uri = store
+    experiment = client.get_experiment_by_name("reg").experiment_id
+    runs = {status: client.create_run(experiment).info.run_id for status in ("KILLED", "FAILED", "FINISHED")}
+    for status, run_id in runs.items():
+        client.set_terminated(run_id, status)
+        mlflow.register_model(model_uri, NAME, tags={"decision_verdict": "PROMOTE", "parent_run_id": run_id})
+    champion_run = client.create_run(experiment).info.run_id
+    client.set_terminated(champion_run, "KILLED")
+    mlflow.register_model(model_uri, NAME, tags={"decision_verdict": "PROMOTE", "parent_run_id": champion_run})
+    registry.move_champion(client, NAME, "4", "PROMOTE", "the killed run's promotion")
+    assert sorted(registry.sweep(client, NAME, experiment)) == ["1", "2"]
+    assert versions(client) == ["3", "4"]
+    mlflow.register_model(model_uri, NAME, tags={"decision_verdict": "PROMOTE", "parent_run_id": runs["FINISHED"]})
+    registry.move_champion(client, NAME, "5", "PROMOTE", "a later champion")
+    assert registry.sweep(client, NAME, experiment) == [] and versions(client) == ["3", "4", "5"], (
+        "an earlier champion stays: a rollback may need it"
+    )
+
+
+def test_a_move_a_killed_run_left_half_done_is_settled(store, monkeypatch):
+    """move_champion writes its history entry marked `moving` before the alias move: killed between the two, the
+    next run drops the entry when the alias did not move, and keeps it (unmarked) when it did."""
+    import json
+    import os
+    import socket
+    import subprocess
+
+    client, model_uri = store
+    experiment = client.get_experiment_by_name("reg").experiment_id
+    for _ in range(2):
+        mlflow.register_model(model_uri, NAME, tags={"decision_verdict": "PROMOTE"})
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = f"{socket.gethostname()}:{child.pid}"
+    monkeypatch.setattr(registry, "worker_id", lambda: dead)
+    registry.move_champion(client, NAME, "1", "PROMOTE", "first")  # its alias moved; its mark stays (killed)
+    entry = registry.history(client, NAME)[0]
+    key = next(k for k in client.get_registered_model(NAME).tags if k.startswith(registry.HISTORY))
+    client.set_registered_model_tag(NAME, key, json.dumps({**entry, registry.MOVING: dead}))
+    never = f"{registry.HISTORY}99999999T000000.000000.dead00"  # sorts last: a move to 2 that never happened
+    client.set_registered_model_tag(NAME, never, json.dumps({**entry, "to": "2", registry.MOVING: dead}))
+    alive = f"{registry.HISTORY}99999999T000000.000001.live00"  # a move in progress in a live process
+    client.set_registered_model_tag(
+        NAME, alive, json.dumps({**entry, "to": "2", registry.MOVING: f"{socket.gethostname()}:{os.getpid()}"})
+    )
+    registry.sweep(client, NAME, experiment)
+    moves = registry.history(client, NAME)
+    assert [(m["to"], registry.MOVING in m) for m in moves] == [("1", False), ("2", True)], moves
+    assert versions(client) == ["1", "2"], "versions without a parent run are not the sweep's business"
