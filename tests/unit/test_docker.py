@@ -28,7 +28,7 @@ PROFILE_ENV = {  # what the tabflow processes read to find the servers
     "MLFLOW_TRACKING_URI": "http://mlflow:5000",
     "PREFECT_API_URL": "http://prefect-server:4200/api",
     "TABFLOW_DASK_ADDRESS": "tcp://dask-scheduler:8786",
-    "TABFLOW_OPTUNA_STORAGE": "postgresql+psycopg2://tabflow:change-me@postgres:5432/optuna",
+    "TABFLOW_OPTUNA_STORAGE": "postgresql+psycopg2://optuna:change-me@postgres:5432/optuna",
     "MLFLOW_TRACKING_USERNAME": "admin",
     "MLFLOW_TRACKING_PASSWORD": "change-me",
     "PREFECT_API_AUTH_STRING": "admin:change-me",
@@ -191,7 +191,7 @@ def test_tabflow_services_share_the_profile_environment(profile):
 def test_mlflow_uses_postgres_basic_auth_and_accepts_its_service_name(profile):
     mlflow = profile["services"]["mlflow"]
     env, command = mlflow["environment"], mlflow["command"]
-    assert env["MLFLOW_BACKEND_STORE_URI"] == "postgresql://tabflow:change-me@postgres:5432/mlflow"
+    assert env["MLFLOW_BACKEND_STORE_URI"] == "postgresql://mlflow:change-me@postgres:5432/mlflow"
     assert command[command.index("--app-name") + 1] == "basic-auth"
     assert command[command.index("--artifacts-destination") + 1] == "/mlartifacts"
     # MLflow answers 403 "Invalid Host header" to Host: mlflow:5000 unless it is allowed (measured, 3.17.2).
@@ -208,7 +208,7 @@ def test_mlflow_uses_postgres_basic_auth_and_accepts_its_service_name(profile):
 
 def test_prefect_server_uses_postgres(profile):
     env = profile["services"]["prefect-server"]["environment"]
-    assert env["PREFECT_API_DATABASE_CONNECTION_URL"] == "postgresql+asyncpg://tabflow:change-me@postgres:5432/prefect"
+    assert env["PREFECT_API_DATABASE_CONNECTION_URL"] == "postgresql+asyncpg://prefect:change-me@postgres:5432/prefect"
 
 
 def _strings(node):
@@ -305,6 +305,17 @@ def test_no_secret_reaches_a_service_that_does_not_need_it(profile):
     leaked = [k for k, v in scheduler.get("environment", {}).items() if SECRET_NAME.search(k) or URL_PASSWORD.search(v)]
     assert not leaked, f"dask-scheduler holds secrets: {leaked}"
     assert not any(p.get("target") == 8786 for p in scheduler.get("ports", [])), "the scheduler port stays internal"
+
+
+def test_only_postgres_holds_the_superuser_password(profile):
+    """Review M4: every service connected as the superuser. Each now has its database's own role
+    (docker/postgres-init.sh; tests/system/test_postgres_roles.py checks the roles' rights)."""
+    for name, service in profile["services"].items():
+        values = " ".join(str(v) for v in service.get("environment", {}).values())
+        if name != "postgres":
+            assert "://tabflow:" not in values and "POSTGRES_PASSWORD" not in service.get("environment", {}), name
+    init = profile["services"]["postgres"]["environment"]
+    assert {f"{db}_DB_PASSWORD" for db in ("MLFLOW", "PREFECT", "OPTUNA")} <= init.keys()
 
 
 def test_placeholders_are_refused_at_start(profile, tmp_path):
