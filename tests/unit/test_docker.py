@@ -318,6 +318,14 @@ def test_only_postgres_holds_the_superuser_password(profile):
     assert {f"{db}_DB_PASSWORD" for db in ("MLFLOW", "PREFECT", "OPTUNA")} <= init.keys()
 
 
+def test_tabflow_and_mlflow_services_drop_every_capability(profile):
+    """Review L6: they run as a user of their own, and need no capability nor a setuid binary."""
+    for name in (*PROFILE_SERVICES, "dask-scheduler", "model-server", "mlflow"):
+        service = profile["services"][name]
+        assert service.get("cap_drop") == ["ALL"], name
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+
+
 def test_placeholders_are_refused_at_start(profile, tmp_path):
     """`docker compose config` only checks that a secret is set; a change-me left from the example must stop the
     services at start. postgres and mlflow: the guard before their entrypoint (run here with each one's rendered
