@@ -200,6 +200,7 @@ def test_mlflow_uses_postgres_basic_auth_and_accepts_its_service_name(profile):
     auth = configparser.ConfigParser()
     auth.read(DOCKER / "mlflow-auth.ini")
     assert {"default_permission", "database_uri", "admin_username"} <= set(auth["mlflow"])
+    assert auth["mlflow"]["default_permission"] == "NO_PERMISSIONS", "review L8: runs hold test rows"
     assert not auth["mlflow"].get("admin_password"), "the admin password comes from MLFLOW_AUTH_ADMIN_PASSWORD"
     auth_dir = auth["mlflow"]["database_uri"].removeprefix("sqlite:///").rsplit("/", 1)[0]
     assert {m["target"]: m["source"] for m in mlflow["volumes"]}.get(auth_dir) == "mlflow-auth"
