@@ -158,6 +158,8 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
 
 def resolve(client: MlflowClient, ref: str) -> tuple[str, str]:
     """NAME, NAME@alias or NAME/version -> (name, version); NAME alone means its champion (or newest version)."""
+    if "'" in ref or "\\" in ref:  # it goes into a search filter: no quoting games (model names never hold them)
+        raise TabflowError(f"no model version {ref!r}: a model name holds letters, digits, '_', '.' and '-'")
     try:
         if "@" in ref:
             name, alias = ref.split("@", 1)

@@ -271,17 +271,18 @@ def history(client: MlflowClient, name: str) -> list[dict]:
 
 
 def rollback(client: MlflowClient, name: str, reason: str, to: str | None = None) -> dict:
-    """Move `champion` back to `to`, or to the version it held before the current one."""
-    current = champion_version(client, name)
-    if to is None:
-        moves = [m for m in history(client, name) if m["to"] == current and m["from"]]
-        if not moves:
-            raise TabflowError(f"{name!r} has no earlier champion to roll back to; pass --to VERSION")
-        to = moves[-1]["from"]
-    require_version(client, name, to)
-    if to == current:
-        raise TabflowError(f"version {to} of {name!r} is already the champion")
+    """Move `champion` back to `to`, or to the version it held before the current one. The champion is read
+    under the move lock, so a promotion in between cannot be undone unseen."""
     with move_lock(name):
+        current = champion_version(client, name)
+        if to is None:
+            moves = [m for m in history(client, name) if m["to"] == current and m["from"]]
+            if not moves:
+                raise TabflowError(f"{name!r} has no earlier champion to roll back to; pass --to VERSION")
+            to = moves[-1]["from"]
+        require_version(client, name, to)
+        if to == current:
+            raise TabflowError(f"version {to} of {name!r} is already the champion")
         return move_champion(client, name, to, "ROLLBACK", reason)
 
 

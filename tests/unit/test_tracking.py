@@ -168,6 +168,7 @@ def test_resolve(registered, ref, expected):
         ("res@missing", "no model version 'res@missing'"),
         ("res/9", "no model version 'res/9'"),
         ("nope/1", "no model version 'nope/1'"),
+        ("res' OR name LIKE '%", "a model name holds letters"),  # review L9: no way into the search filter
     ],
 )
 def test_resolve_unknown_is_a_tabflow_error(registered, ref, message):
