@@ -21,7 +21,7 @@ run: setup  ## train on the built-in breast-cancer table and promote a champion
 	$(BIN)/tabflow run --data builtin:breast_cancer
 
 test: setup  ## every test: unit, flow (embedded stack) and system (real servers); coverage in the output
-	$(BIN)/pytest --cov=tabflow --cov=flows --cov=tasks --cov-report=term:skip-covered
+	$(BIN)/pytest --cov=tabflow --cov=flows --cov=tasks --cov-report=term:skip-covered --durations=25
 
 test-fast: setup  ## the unit tests only, for the edit-test loop
 	$(BIN)/pytest tests/unit -q

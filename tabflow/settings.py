@@ -14,6 +14,7 @@ OPTUNA_STORAGE = "TABFLOW_OPTUNA_STORAGE"  # the study database shared by trial 
 DASK_ADDRESS = "TABFLOW_DASK_ADDRESS"  # trials on this Dask scheduler's workers
 WEBHOOK_SECRET = "TABFLOW_WEBHOOK_SECRET"  # signs MLflow's alias webhooks; enables POST /hooks/mlflow
 TRACKING_URI = "MLFLOW_TRACKING_URI"  # MLflow's own: a tracking server instead of the local store
+REGISTRY_URI = "MLFLOW_REGISTRY_URI"  # MLflow's own: a registry apart from tracking (tabflow uses one for both)
 PREFECT_API_URL = "PREFECT_API_URL"  # Prefect's own: a Prefect server instead of a temporary one
 PREFECT_HOME = "PREFECT_HOME"  # Prefect's own: its state (tabflow keeps it in ./.prefect)
 

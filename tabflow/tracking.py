@@ -38,13 +38,14 @@ def configure(store: Path) -> str:
     uri = tracking_uri(store)
     if is_local(uri) and (problem := settings.unwritable(store)):
         raise TabflowError(problem)
-    users = os.environ.get(settings.TRACKING_URI)
+    users = {name: os.environ.get(name) for name in (settings.TRACKING_URI, settings.REGISTRY_URI)}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    # set_tracking_uri also exports MLFLOW_TRACKING_URI; undo that, or the next flow run in this process would
-    # take this store for the user's choice and ignore its own.
-    if users is None:
-        os.environ.pop(settings.TRACKING_URI, None)
+    # Both calls also export their variable; undo that, or the next flow run in this process (and every process
+    # it starts) would take this store for the user's choice and ignore its own.
+    for name, value in users.items():
+        if value is None:
+            os.environ.pop(name, None)
     return uri
 
 

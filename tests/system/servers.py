@@ -71,8 +71,11 @@ def _bindable(port: int) -> bool:
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """os.environ without a tracking or API URL the caller did not ask for, with the venv first on PATH."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    """os.environ without a tracking, registry or API URL the caller did not ask for (mlflow.set_registry_uri in
+    an earlier test exports MLFLOW_REGISTRY_URI: a child would register into that test's store), with the venv
+    first on PATH."""
+    unasked = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PREFECT_API_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unasked}
     no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), HOST, "localhost"]))
     env.update(
         PATH=f"{_VENV_BIN}{os.pathsep}{env.get('PATH', '')}",

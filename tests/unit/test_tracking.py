@@ -113,11 +113,13 @@ def test_is_local(uri, local):
 
 def test_configure_points_mlflow_at_the_store_without_exporting_it(tmp_path, monkeypatch, global_uris):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     uri = tracking.configure(tmp_path / "store")
     assert uri == f"sqlite:///{(tmp_path / 'store').resolve() / 'mlflow.db'}", f"the store's URI: {uri}"
     assert (tmp_path / "store").is_dir(), "configure should make a local store's folder"
     assert mlflow.get_tracking_uri() == uri and mlflow.get_registry_uri() == uri, "tracking and registry point there"
     assert "MLFLOW_TRACKING_URI" not in os.environ, "configure must not leave MLFLOW_TRACKING_URI exported"
+    assert "MLFLOW_REGISTRY_URI" not in os.environ, "nor MLFLOW_REGISTRY_URI: a child process would register there"
 
 
 def test_experiment_id_puts_local_artifacts_in_the_store(store):
