@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 
+from flows import artifact_key
 from tabflow.serving import batch
 from tasks.score import log_scoring, score_file
 
@@ -18,4 +20,11 @@ def score(model: str, source: str, output: str, keys: list[str] | None = None, s
     configure(Path(store))
     scored = score_file(model, source, output, keys)
     log_scoring(scored, source, store)
+    create_markdown_artifact(
+        f"Scored **{scored.rows:,} rows** of `{source}` with `models:/{scored.model}/{scored.version}` in "
+        f"{scored.seconds:.1f} s.\n\n| | |\n|---|---|\n| model version | {scored.version} |\n"
+        f"| input digest | `{scored.input_digest}` |\n| output | `{scored.output}` |",
+        key=f"scoring-{artifact_key(scored.model)}",
+        description="tabflow batch scoring",
+    )
     return scored

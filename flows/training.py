@@ -11,16 +11,19 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
+from flows import artifact_key
 from tabflow import settings
 from tabflow.config import PipelineConfig
 from tabflow.data.split import Splits
 from tabflow.errors import TabflowError
 from tabflow.model.study import TuneResult, shares
 from tabflow.promotion.decision import Decision
+from tabflow.runs import describe
 from tabflow.runs.context import RunContext, record_data, timed, tracked_run
 from tabflow.runs.evaluate import Evaluation
 from tabflow.runs.schedule import skip_reason
 from tabflow.runs.train import TrainedModel
+from tabflow.tracking import ui_link
 from tasks.clean import clean_table
 from tasks.evaluate import evaluate_model
 from tasks.load import load_table
@@ -36,6 +39,7 @@ class TrainingSummary:
     model_name: str
     tracking_uri: str
     parent_run_id: str
+    experiment_id: str
     tuning: TuneResult
     model: TrainedModel
     scores: Evaluation
@@ -44,7 +48,14 @@ class TrainingSummary:
     class_balance: dict
 
 
-@flow(name="train", log_prints=False, persist_result=False)
+def _run_name() -> str:
+    """A flow run's name before its data is read: the model's name (renamed with the data digest once read)."""
+    cfg = flow_run.parameters.get("cfg")
+    name = cfg.model_name if isinstance(cfg, PipelineConfig) else (cfg or {}).get("model_name", "")
+    return name or "train"
+
+
+@flow(name="train", flow_run_name=_run_name, log_prints=False, persist_result=False)
 def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | None = None) -> TrainingSummary | State:
     """Bad input fails before the MLflow run opens; any later failure marks the run FAILED, registers nothing.
     A scheduled run later than `max_late_minutes` ends at once as Completed, named Skipped, with the reason."""
@@ -52,6 +63,7 @@ def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | 
     if late:
         return Completed(name="Skipped", message=late)
     table = clean_table(validate_table(load_table(cfg.data), cfg), cfg)
+    rename_run(f"{cfg.model_name}-{table.digest[:4]}")
     splits = split_data(table, cfg)
     tags = {"prefect_flow_run_id": str(flow_run.id or "")}
     with tracked_run(cfg, Path(store), tags) as run:
@@ -60,13 +72,12 @@ def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | 
         best = tune_on_dask(splits, run, dask) if dask else tune_model(splits, run)
         model = train_model(splits, best, run)
         scores = evaluate_model(model, splits, run)
-        decision = promote_model(
-            model, scores, splits, run, {**tags, "study": best.study_name, "best_trial": str(best.best_number)}
-        )
-    return TrainingSummary(
+        decision = promote_model(model, scores, splits, run, {**tags, **tags_of(best)})
+    summary = TrainingSummary(
         cfg.model_name,
         run.tracking_uri,
         run.parent_run_id,
+        run.experiment_id,
         best,
         model,
         scores,
@@ -74,6 +85,42 @@ def train(cfg: PipelineConfig, store: str = "mlruns", max_late_minutes: float | 
         table.report,
         splits.class_balance(),
     )
+    publish(summary, describe.run_note(scores, decision, tags_of(best), cfg, splits))
+    return summary
+
+
+def tags_of(best: TuneResult) -> dict[str, str]:
+    return {"study": best.study_name, "best_trial": str(best.best_number)}
+
+
+def rename_run(name: str) -> None:
+    """Name the flow run from the model and its data, where the Prefect UI lists runs."""
+    from prefect.client.orchestration import get_client
+
+    if flow_run.id:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=name)
+
+
+def publish(summary: TrainingSummary, note: str) -> None:
+    """The run's result where the Prefect UI shows it: the summary (keyed by model, so the UI keeps its history
+    across runs), a table of the trials and a link to the MLflow run."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    key = artifact_key(summary.model_name)
+    link = ui_link(summary.tracking_uri, summary.experiment_id, summary.parent_run_id)
+    create_markdown_artifact(f"{note}\n\n[The MLflow run]({link})", key=f"summary-{key}", description="tabflow run")
+    rows = [
+        {
+            "trial": t["number"],
+            "state": t["state"],
+            summary.tuning.objective: t["value"],
+            **dict(sorted(t["params"].items())),
+        }
+        for t in summary.tuning.trials
+    ]
+    create_table_artifact(rows, key=f"trials-{key}", description=f"study {summary.tuning.study_name}")
+    create_link_artifact(link, link_text=f"MLflow run {summary.parent_run_id}", key=f"mlflow-run-{key}")
 
 
 def tune_on_dask(splits: Splits, run: RunContext, address: str) -> TuneResult:

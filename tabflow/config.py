@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -79,6 +79,26 @@ class TuneConfig(Section):
     )
 
 
+class RecallRule(Section):
+    recall: float = Field(gt=0, le=1)
+
+
+class PrecisionRule(Section):
+    precision: float = Field(gt=0, le=1)
+
+
+class Costs(Section):
+    fp: float = Field(ge=0, description="the cost of a false positive")
+    fn: float = Field(ge=0, description="the cost of a false negative")
+
+
+class CostRule(Section):
+    cost: Costs
+
+
+Threshold = Annotated[float, Field(gt=0, lt=1)] | Literal["f1", "youden"] | RecallRule | PrecisionRule | CostRule
+
+
 class TrainConfig(Section):
     folds: int = Field(
         5,
@@ -93,6 +113,24 @@ class TrainConfig(Section):
         description="balanced: each class carries the same weight in the loss; auto: balanced when the rarest "
         "class has under half the rows of the most common. Weights trade log loss and accuracy for recall on "
         "the rare class",
+    )
+    calibrate: bool = Field(
+        True,
+        description="classification: temperature scaling fitted on the held-out rows (validation, or out-of-fold "
+        "with folds), applied inside the served model when it lowers their log loss",
+    )
+    threshold: Threshold = Field(
+        0.5,
+        description="binary: the probability at or above which the label is the positive class, or the rule "
+        "that picks it on the held-out rows: f1, youden, {recall: 0.9}, {precision: 0.9} or {cost: {fp: 1, fn: "
+        "5}}; `probability` is unchanged",
+    )
+    interval: float | None = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="regression: the coverage of the split-conformal interval returned as prediction_lower and "
+        "prediction_upper (fitted on the held-out rows); null: no interval",
     )
 
     @model_validator(mode="before")

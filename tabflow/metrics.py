@@ -7,7 +7,8 @@ import numpy as np
 
 from tabflow.task_types import TASK_TYPES
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "rmse", "mae"})
+BINS = 10  # equal-width confidence bins of the expected calibration error and the reliability diagram
 ALL = tuple(dict.fromkeys(m for spec in TASK_TYPES.values() for m in spec.metrics))  # every name, first seen first
 
 
@@ -66,6 +67,8 @@ def scores(task: str, y_true: np.ndarray, output: np.ndarray, threshold: float =
             "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
             "auc": auc,
             "log_loss": skm.log_loss(y_true, proba, labels=labels),
+            "brier": float(np.mean(np.sum((proba - np.eye(len(labels))[y_true]) ** 2, axis=1))),
+            "ece": ece(pred == y_true, proba.max(axis=1)),
         }
     else:
         pred = (output >= threshold).astype(int)
@@ -80,5 +83,16 @@ def scores(task: str, y_true: np.ndarray, output: np.ndarray, threshold: float =
             "pr_auc": skm.average_precision_score(y_true, output),
             "log_loss": skm.log_loss(y_true, clipped, labels=[0, 1]),
             "brier": skm.brier_score_loss(y_true, output),
+            "ece": ece(y_true, output),
         }
     return {name: float(out[name]) for name in for_task(task)}
+
+
+def ece(outcome: np.ndarray, confidence: np.ndarray, bins: int = BINS) -> float:
+    """Expected calibration error: the row-weighted gap between the predicted probability and the observed rate,
+    over equal-width bins of the probability. Binary: P(positive) against the label; multiclass: the top class's
+    probability against whether it was right."""
+    outcome, confidence = np.asarray(outcome, dtype=float), np.asarray(confidence, dtype=float)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = np.abs(np.bincount(which, outcome, bins) - np.bincount(which, confidence, bins))
+    return float(gaps.sum() / max(len(outcome), 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROBABILITY, LABEL, PREDICTION = "probability", "label", "prediction"
+LOWER, UPPER = "prediction_lower", "prediction_upper"  # a regression model's conformal interval
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,18 @@ TASK_TYPES = {
         objective="val_log_loss",
         gate_metric="auc",
         baselines=("dummy", "logreg", "hgb"),
-        metrics=("accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "pr_auc", "log_loss", "brier"),
+        metrics=(
+            "accuracy",
+            "balanced_accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "auc",
+            "pr_auc",
+            "log_loss",
+            "brier",
+            "ece",
+        ),
         default_split="stratified",
     ),
     "multiclass": TaskType(
@@ -46,7 +58,7 @@ TASK_TYPES = {
         objective="val_log_loss",
         gate_metric="auc",
         baselines=("dummy", "logreg", "hgb"),
-        metrics=("accuracy", "balanced_accuracy", "f1", "auc", "log_loss"),
+        metrics=("accuracy", "balanced_accuracy", "f1", "auc", "log_loss", "brier", "ece"),
         default_split="stratified",
     ),
     "regression": TaskType(

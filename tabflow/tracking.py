@@ -49,22 +49,62 @@ def configure(store: Path) -> str:
     return uri
 
 
-def experiment_id(client: MlflowClient, name: str, store: Path) -> str:
-    """One experiment per model name; on a local store its artifacts sit beside the database, never in cwd."""
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow 3's UI: which kind of work an experiment holds
+NOTE = "mlflow.note.content"  # the description the MLflow UI shows on an experiment or a run
+
+
+def experiment_id(client: MlflowClient, name: str, store: Path, note: str | None = None) -> str:
+    """One experiment per model name, tagged as model training with a description (`note`, else what training
+    runs hold); on a local store its artifacts sit beside the database, never in cwd."""
     found = client.get_experiment_by_name(name)
     if found:
-        return found.experiment_id
-    location = (store.resolve() / "artifacts" / name).as_uri() if is_local(client.tracking_uri) else None
-    return client.create_experiment(name, artifact_location=location)
+        experiment = found.experiment_id
+        if found.tags.get(EXPERIMENT_KIND):
+            return experiment
+    else:
+        location = (store.resolve() / "artifacts" / name).as_uri() if is_local(client.tracking_uri) else None
+        experiment = client.create_experiment(name, artifact_location=location)
+    client.set_experiment_tag(experiment, EXPERIMENT_KIND, "custom_model_development")
+    client.set_experiment_tag(
+        experiment,
+        NOTE,
+        note
+        or f"tabflow's training runs for the model `{name}`: one parent run per `tabflow run` (data, splits, "
+        "baselines, test metrics, the decision and its reason in its description), with a child run per Optuna "
+        f"trial and one for the final fit. Versions are registered as `{name}`; `champion` is what serves.",
+    )
+    return experiment
+
+
+def ui_link(uri: str, experiment: str, run: str | None = None, port: int = settings.UI_PORT) -> str:
+    """The MLflow UI page of an experiment's training runs, or of one run, in the view for model training (MLflow
+    3 opens on its GenAI view otherwise). A local store's UI is the one `tabflow ui` starts; a server's address
+    loses any user:password it holds."""
+    from urllib.parse import urlsplit
+
+    if uri.startswith(("http://", "https://")):
+        parts = urlsplit(uri)
+        base = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
+    else:
+        base = f"http://127.0.0.1:{port}"
+    page = f"#/experiments/{experiment}" + (f"/runs/{run}" if run else "")
+    return f"{base}/{page}?workflowType=machine_learning"
 
 
 def start_run(
-    client: MlflowClient, experiment: str, name: str, parent: str | None = None, tags: dict | None = None
+    client: MlflowClient,
+    experiment: str,
+    name: str,
+    parent: str | None = None,
+    tags: dict | None = None,
+    start_time: float | None = None,
 ) -> str:
+    """A run; `start_time` (epoch seconds) for one written after the fact, so the UI shows its true duration."""
     tags = {MLFLOW_RUN_NAME: name, **{k: str(v) for k, v in (tags or {}).items()}}  # a tracking server wants text
     if parent:
         tags[MLFLOW_PARENT_RUN_ID] = parent
-    return client.create_run(experiment, run_name=name, tags=tags).info.run_id
+    millis = int(start_time * 1000) if start_time else None
+    return client.create_run(experiment, run_name=name, tags=tags, start_time=millis).info.run_id
 
 
 def log_all(
@@ -141,6 +181,7 @@ def log_frame(client: MlflowClient, run_id: str, frame: pd.DataFrame, path: str)
 CHAMPION = "champion"  # the alias deployments pull
 TEST_ROWS = "data/test.parquet"  # on the parent run: `tabflow promote` judges a version again on them
 CONFIG = "config.json"  # on the parent run: the validated config, so a version is judged by its own gate
+CARD = "model_card.md"  # on the parent run: the model card of the version it registered
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:

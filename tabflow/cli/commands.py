@@ -80,9 +80,9 @@ def _registry(args: argparse.Namespace):
 
 
 def show(args: argparse.Namespace) -> int:
-    from tabflow.promotion.manual import show
+    from tabflow.promotion.manual import card, show
 
-    print(show(_registry(args), args.ref))
+    print(card(_registry(args), args.ref) if args.card else show(_registry(args), args.ref))
     return 0
 
 
@@ -278,14 +278,18 @@ def serve(args: argparse.Namespace) -> int:
 def ui(args: argparse.Namespace) -> int:
     from tabflow.tracking import is_local, tracking_uri
 
+    if args.optuna:
+        return _optuna_dashboard(args)
     store = Path(args.store)
     uri = tracking_uri(store)
     if not is_local(uri):
         print(f"MLFLOW_TRACKING_URI points at a tracking server: open {uri} in a browser")
+        _print_experiment_links(uri, args.port)
         return 0
     if uri.startswith("sqlite:") and not (store / "mlflow.db").exists():
         raise TabflowError(f"no tracking store in {str(store)!r} yet; run `tabflow run` first or pass --store")
     print(f"MLflow UI on http://127.0.0.1:{args.port} (tracking store {uri}); Ctrl+C stops it", flush=True)
+    _print_experiment_links(uri, args.port)
     cmd = [
         sys.executable,
         "-m",
@@ -303,4 +307,43 @@ def ui(args: argparse.Namespace) -> int:
         "1",
     ]
     os.execv(sys.executable, cmd)
+    return 0  # not reached
+
+
+def _print_experiment_links(uri: str, port: int) -> None:
+    """Each tabflow experiment's training runs, as links that open MLflow's model-training view."""
+    from mlflow import MlflowClient
+
+    from tabflow.tracking import EXPERIMENT_KIND, ui_link
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for experiment in client.search_experiments(filter_string=f"tags.`{EXPERIMENT_KIND}` = 'custom_model_development'"):
+        print(f"  {experiment.name}: {ui_link(uri, experiment.experiment_id, port=port)}", flush=True)
+
+
+def _optuna_dashboard(args: argparse.Namespace) -> int:
+    """optuna-dashboard on the study storage: the server profile's database, else a model's journal."""
+    import shutil
+
+    dashboard = shutil.which("optuna-dashboard", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    if dashboard is None:
+        raise TabflowError("optuna-dashboard is not installed: pip install optuna-dashboard (or .[dev])")
+    storage = os.environ.get(settings.OPTUNA_STORAGE)
+    if not storage:
+        journals = sorted((Path(args.store) / "optuna").glob("*.journal"))
+        if args.model:
+            journals = [j for j in journals if j.stem == args.model]
+        if not journals:
+            raise TabflowError(
+                f"no study journal in {str(Path(args.store) / 'optuna')!r}"
+                + (f" for model {args.model!r}" if args.model else "")
+                + "; run `tabflow run` first or pass --store"
+            )
+        if len(journals) > 1:
+            names = ", ".join(j.stem for j in journals)
+            raise TabflowError(f"the store holds several models' studies ({names}); pick one with --model")
+        storage = str(journals[0])
+    port = args.port if args.port != settings.UI_PORT else 8080
+    print(f"optuna-dashboard on http://127.0.0.1:{port}; Ctrl+C stops it", flush=True)
+    os.execv(dashboard, [dashboard, storage, "--host", "127.0.0.1", "--port", str(port)])
     return 0  # not reached

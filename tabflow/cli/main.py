@@ -49,10 +49,37 @@ class _CurrentStdout(logging.StreamHandler):
     stream = property(lambda self: sys.stdout, lambda self, value: None)
 
 
+class _TrialBar(_CurrentStdout):
+    """On a terminal, the trials as a live progress bar (trial n of N, best so far, elapsed and ETA, by tqdm);
+    every other line printed above it."""
+
+    bar = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        trials = getattr(record, "trials", None)
+        if trials is None:
+            if self.bar is not None:
+                tqdm.write(self.format(record), file=sys.stdout)
+            else:
+                super().emit(record)
+            return
+        n, total, metric, best = trials
+        if self.bar is None or n <= self.bar.n:  # a new study (or a resumed one): a new bar
+            self.bar = tqdm(total=total, initial=n - 1, desc="trials", unit="trial", file=sys.stdout, leave=True)
+        self.bar.set_postfix_str(f"best {metric} {best:.4f}" if best is not None else "", refresh=False)
+        self.bar.update(n - self.bar.n)
+        if n >= total:
+            self.bar.close()
+            self.bar = None
+
+
 def _show_progress() -> None:
-    """tabflow's own progress on stdout; the libraries' INFO chatter (per-trial lines, registry notes) off."""
+    """tabflow's own progress on stdout (trials as a progress bar on a terminal, plain lines elsewhere: CI, logs,
+    Prefect workers); the libraries' INFO chatter (per-trial lines, registry notes) off."""
     if not log.handlers:  # main() may run more than once in a process
-        handler = _CurrentStdout()
+        handler = _TrialBar() if sys.stdout.isatty() else _CurrentStdout()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.INFO)

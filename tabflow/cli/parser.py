@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tabflow import settings
 from tabflow.cli import commands
 
 
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     wrk.set_defaults(command=commands.worker)
     show = sub.add_parser("show", help="a registered version's aliases and lineage tags")
     show.add_argument("ref", metavar="NAME[@alias|/version]")
+    show.add_argument("--card", action="store_true", help="print the version's model card (markdown)")
     show.set_defaults(command=commands.show)
     hist = sub.add_parser("history", help="every move of a model's champion alias")
     hist.add_argument("name")
@@ -109,7 +111,13 @@ def parser() -> argparse.ArgumentParser:
     )
     srv.set_defaults(command=commands.serve)
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store (127.0.0.1)")
-    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--port", type=int, default=settings.UI_PORT)
+    ui.add_argument(
+        "--optuna",
+        action="store_true",
+        help="open the study in optuna-dashboard instead (pip install optuna-dashboard; default port 8080)",
+    )
+    ui.add_argument("--model", help="with --optuna and several models in the store: whose study")
     ui.set_defaults(command=commands.ui)
     return parser
 

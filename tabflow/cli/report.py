@@ -8,6 +8,7 @@ from pathlib import Path
 from tabflow import settings
 from tabflow.data.clean import describe_cleaning
 from tabflow.metrics import lower_is_better
+from tabflow.tracking import is_local, ui_link
 
 
 def summary(result) -> str:
@@ -32,10 +33,15 @@ def summary(result) -> str:
         lines.append(f"{metric:<18}" + "".join(f"{v:>10.4g}" for v in row))
     lines += [
         f"best      {_best(scores, decision.metric.removeprefix('test_'))}",
+        *_after(result),
         "",
         f"decision  {decision.verdict} version {decision.version}: {decision.reason}",
-        f"run       MLflow run {result.parent_run_id} (see it with: tabflow ui)",
+        f"run       MLflow run {result.parent_run_id}: "
+        + ui_link(result.tracking_uri, result.experiment_id, result.parent_run_id)
+        + (" (start the UI with: tabflow ui)" if is_local(result.tracking_uri) else ""),
     ]
+    if decision.version:
+        lines.append(f"card      {Path(sys.executable).parent}/tabflow show {name}/{decision.version} --card")
     bin_dir = Path(sys.executable).parent
     if decision.verdict == "PROMOTE":
         lines += [
@@ -45,6 +51,28 @@ def summary(result) -> str:
             f"mlflow.pyfunc.load_model('models:/{name}@champion').predict(frame)",
         ]
     return "\n".join(lines)
+
+
+def _after(result) -> list[str]:
+    """What the served model adds after the network: calibration and threshold, or the interval."""
+    after, test = getattr(result.model, "after", None), result.scores.test
+    if after is None:
+        return []
+    if after.half_width is not None:
+        covered = result.scores.interval.get("interval_coverage", float("nan"))
+        return [
+            f"interval  prediction ± {after.half_width:.4g} at {after.coverage:.0%} (split-conformal on "
+            f"{after.rows:,} held-out rows); test coverage {covered:.1%}"
+        ]
+    if "ece" not in test:
+        return []
+    lines = [
+        f"calibrate temperature {after.temperature:.3g} (held-out log loss {after.log_loss_before:.4g} -> "
+        f"{after.log_loss_after:.4g}); test ECE {test['ece']:.4f}, Brier {test['brier']:.4f}"
+    ]
+    if "precision" in test:  # binary
+        lines.append(f"threshold label = positive at P >= {after.threshold:.4g} (train.threshold)")
+    return lines
 
 
 def _best(scores, metric: str) -> str:

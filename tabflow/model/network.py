@@ -297,6 +297,26 @@ def fit_final(
     return network, history, []
 
 
+def held_out(network, data: Prepared, seed: int, folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and the served network's output on rows it did not train on: with fold networks (folds > 1),
+    every row of train and val from the member that held it out (the folds fit_folds drew from the same seed);
+    else the validation rows. What calibration, the threshold and the intervals are fitted on."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if folds <= 1:
+        return data.y_val[:, 0], as_output(in_chunks(lambda b: network(b, training=False), data.x_val))
+    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    split = StratifiedKFold if data.head.task != "regression" else KFold
+    parts = []
+    for i, (_, held) in enumerate(split(folds, shuffle=True, random_state=seed).split(x, y[:, 0])):
+        member = network.get_layer(f"fold_{i}")
+        parts.append((held, as_output(in_chunks(lambda b, m=member: m(b, training=False), x[held]))))
+    out = np.empty((len(x), *parts[0][1].shape[1:]))
+    for held, values in parts:
+        out[held] = values
+    return y[:, 0], out
+
+
 def fit_folds(
     members: Sequence[tuple[MLPParams, int]], data: Prepared, epochs: int, folds: int
 ) -> tuple[keras.Model, list]:

@@ -51,6 +51,7 @@ class TrialRecord:
     state: str  # COMPLETE, PRUNED or FAIL
     value: float | None
     seconds: float
+    started_at: float = 0.0  # epoch seconds: the trial's run carries its true start and end times
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class TuneResult:
     retried: tuple[int, ...] = field(default_factory=tuple)
     objective: str = "val_log_loss"
     top: tuple[tuple[int, dict], ...] = ()  # (number, params) of the best completed trials, best first
+    trials: tuple[dict, ...] = ()  # every finished trial: number, state, value, params (for reports)
 
 
 def study_name(
@@ -184,7 +186,7 @@ def make_objective(
         keras.backend.clear_session()
         params = space.sample(trial, data.head.task)
         reporter = Reporter(trial)
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         state, value = "FAIL", None
         history: dict[str, list[float]] = {}
         try:
@@ -194,7 +196,15 @@ def make_objective(
         finally:
             if on_trial_end:
                 on_trial_end(
-                    TrialRecord(trial.number, params.as_dict(), history, state, value, time.perf_counter() - started)
+                    TrialRecord(
+                        trial.number,
+                        params.as_dict(),
+                        history,
+                        state,
+                        value,
+                        time.perf_counter() - started,
+                        started_at,
+                    )
                 )
         if reporter.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {len(history[data.head.objective])}")
@@ -290,6 +300,10 @@ def summarize(study: optuna.Study, done_before: int, retried: tuple[int, ...], m
         retried=retried,
         objective=metric,
         top=tuple((t.number, dict(t.params)) for t in complete[:TOP]),
+        trials=tuple(
+            {"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params)}
+            for t in sorted(finished, key=lambda t: t.number)
+        ),
     )
 
 
@@ -308,6 +322,7 @@ def _progress(cfg: TuneConfig, metric: str):
             metric,
             value,
             f"{best:.4f}" if best is not None else "-",
+            extra={"trials": (n, cfg.n_trials, metric, best)},  # a terminal shows these as a progress bar
         )
 
     return report

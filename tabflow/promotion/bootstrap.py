@@ -6,7 +6,7 @@ not 1,000 calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,19 +50,39 @@ def bootstrap(
     """
     score = resampled_metric(task, metric, y)
     point = gain(metric, score(challenger, np.ones((1, len(y))))[0], score(champion, np.ones((1, len(y))))[0])
-    rng, n = np.random.default_rng(seed), len(y)
-    chunks: list[np.ndarray] = []
+    gains = np.concatenate(
+        [gain(metric, score(challenger, c), score(champion, c)) for c in _counts(len(y), resamples, seed)]
+    )
+    low, high = _percentiles(gains, confidence)
+    return Interval(float(point), low, high, confidence)
+
+
+def metric_interval(
+    task: str, metric: str, y: np.ndarray, output: np.ndarray, resamples: int = 1000, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """One model's metric on the test rows and its percentile bootstrap interval: (value, low, high)."""
+    score = resampled_metric(task, metric, y)
+    values = np.concatenate([score(output, c) for c in _counts(len(y), resamples, seed=0)])
+    return (float(score(output, np.ones((1, len(y))))[0]), *_percentiles(values, confidence))
+
+
+def _counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Resamples of n rows as count matrices (b, n), a chunk at a time so each stays a bounded size."""
+    rng = np.random.default_rng(seed)
     step = max(1, settings.CHUNK_CELLS // max(n, 1))
     for start in range(0, resamples, step):
         b = min(step, resamples - start)
         rows = rng.integers(0, n, size=(b, n), dtype="int64") + n * np.arange(b)[:, None]
-        counts = np.bincount(rows.ravel(), minlength=b * n).astype("int32").reshape(b, n)
-        chunks.append(gain(metric, score(challenger, counts), score(champion, counts)))
-    gains = np.concatenate(chunks)
-    gains = gains[np.isfinite(gains)]  # a resample with one class has no AUC
+        yield np.bincount(rows.ravel(), minlength=b * n).astype("int32").reshape(b, n)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]  # a resample with one class has no AUC
+    if not len(values):
+        return float("nan"), float("nan")
     tail = (1 - confidence) / 2
-    low, high = np.quantile(gains, [tail, 1 - tail]) if len(gains) else (np.nan, np.nan)
-    return Interval(float(point), float(low), float(high), confidence)
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
 
 
 def resampled_metric(task: str, metric: str, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

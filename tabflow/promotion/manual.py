@@ -19,7 +19,7 @@ from tabflow.promotion.decision import Decision
 from tabflow.promotion.judge import Challenger, gate_rules, judge
 from tabflow.serving.contract import network_output
 from tabflow.task_types import task_type
-from tabflow.tracking import CONFIG, TEST_ROWS, champion_version, resolve
+from tabflow.tracking import CARD, CONFIG, TEST_ROWS, champion_version, resolve
 
 
 def show(client: MlflowClient, ref: str) -> str:
@@ -32,6 +32,22 @@ def show(client: MlflowClient, ref: str) -> str:
     ]
     lines += [f"{key:<24}{value}" for key, value in sorted(mv.tags.items())]
     return "\n".join(lines)
+
+
+def card(client: MlflowClient, ref: str) -> str:
+    """The model card a version's training run logged beside it."""
+    import mlflow
+
+    name, version = resolve(client, ref)
+    run_id = client.get_model_version(name, version).tags.get("parent_run_id", "")
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CARD, tracking_uri=client.tracking_uri)
+    except Exception:  # no such run or file: a version registered before model cards
+        raise TabflowError(
+            f"version {version} of {name!r} has no model card (it was registered before tabflow wrote them); "
+            f"`tabflow show {name}/{version}` lists its lineage"
+        ) from None
+    return Path(path).read_text()
 
 
 def history_table(client: MlflowClient, name: str) -> str:

@@ -4,7 +4,6 @@ roll back."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import uuid
@@ -64,11 +63,8 @@ def register(
     returns why the registered artifact cannot serve, or None; a failure is a REJECT. Any error after the version
     exists deletes it again: a failed run leaves no version and no alias.
     """
-    import mlflow
-
     pending = {**tags, "decision_verdict": PENDING}  # until the decision is written: a killed run's mark
-    with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."; the summary says it
-        version = str(mlflow.register_model(model_uri, name, tags=pending).version)
+    version = _create_version(client, name, model_uri, tags.get("parent_run_id") or None, pending)
     failpoints.reach("registered")
     previous, moving = None, False
     try:
@@ -116,6 +112,20 @@ def register(
         if previous:
             client.set_registered_model_alias(name, CHALLENGER, previous)
         raise
+
+
+def _create_version(client: MlflowClient, name: str, model_uri: str, run_id: str | None, tags: dict) -> str:
+    """A new version of `name` (created if missing) from a logged model, linked to the flow's parent run, so the
+    run's page lists it (mlflow.register_model would link the final fit's child run)."""
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    return str(client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id).version)
 
 
 UNKNOWN = "?"  # the registry could not say

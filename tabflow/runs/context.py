@@ -17,6 +17,7 @@ from tabflow.data.clean import CleanTable
 from tabflow.data.split import Splits
 from tabflow.liveness import is_dead, worker_id
 from tabflow.promotion.registry import sweep
+from tabflow.runs import describe
 from tabflow.serving.servability import Checker
 
 log = logging.getLogger("tabflow")
@@ -96,3 +97,4 @@ def record_data(ctx: RunContext, table: CleanTable, splits: Splits) -> None:
     MlflowClient().log_dict(
         ctx.parent_run_id, {**table.report, "class_balance": splits.class_balance()}, "data/cleaning_report.json"
     )
+    describe.log_datasets(MlflowClient(), ctx.parent_run_id, ctx.cfg, splits)

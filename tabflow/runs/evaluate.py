@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 from mlflow import MlflowClient
 
-from tabflow import tracking
+from tabflow import settings, tracking
 from tabflow.data.split import Splits
-from tabflow.metrics import scores
+from tabflow.metrics import lower_is_better, scores
 from tabflow.model.baselines import baseline_outputs
-from tabflow.model.plots import plots
+from tabflow.model.importance import permutation
+from tabflow.model.plots import importance_plot, plots
 from tabflow.runs.context import RunContext
 from tabflow.runs.train import TrainedModel
 from tabflow.serving.contract import network_output
+from tabflow.task_types import LOWER, UPPER
+
+log = logging.getLogger("tabflow")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class Evaluation:
     baselines: dict[str, dict[str, float]]
     output: np.ndarray  # the logged model's test predictions (tabflow.serving.contract.network_output)
     baseline_outputs: dict[str, np.ndarray]  # the same, of each baseline (for the gate's baseline check)
+    importance: tuple[tuple[str, float], ...] = ()  # (column, permutation importance), most important first
+    interval: dict[str, float] = field(default_factory=dict)  # regression: test coverage and mean width
 
 
 def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation:
@@ -31,9 +38,11 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     import mlflow
 
     client, y_test, task = MlflowClient(), splits.y("test"), splits.task
-    predicted = mlflow.pyfunc.load_model(model.model_uri).predict(splits.x("test"))
+    served = mlflow.pyfunc.load_model(model.model_uri)
+    predicted = served.predict(splits.x("test"))
     output = network_output(predicted, task, splits.classes)
-    test = scores(task, y_test, output)
+    test = scores(task, y_test, output, model.after.threshold)
+    covered = interval_scores(predicted, y_test)
     outputs = baseline_outputs(splits, ctx.cfg.seed, ctx.cfg.data.max_categories)
     baselines = {name: scores(task, y_test, out) for name, out in outputs.items()}
     for name, baseline in baselines.items():
@@ -44,8 +53,17 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
         client.set_terminated(run_id, "FINISHED")
     tracking.log_all(client, model.run_id, metrics=tracking.prefixed("test_", test))
     side_by_side = {f"baseline_{n}_test_{k}": v for n, s in baselines.items() for k, v in s.items()}
-    tracking.log_all(client, ctx.parent_run_id, metrics={**tracking.prefixed("test_", test), **side_by_side})
-    for file, fig in plots(task, y_test, output, splits.classes).items():
+    tracking.log_all(
+        client,
+        ctx.parent_run_id,
+        metrics={**tracking.prefixed("test_", {**test, **covered}), **side_by_side},
+    )
+    figures = plots(task, y_test, output, splits.classes, model.after.threshold)
+    importance = column_importance(served, splits, ctx)
+    if importance is not None:
+        client.log_dict(ctx.parent_run_id, importance.to_dict(orient="records"), "importance/permutation.json")
+        figures["permutation_importance.png"] = importance_plot(importance, ctx.cfg.gate.metric_for(task))
+    for file, fig in figures.items():
         client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
         plt.close(fig)  # pyplot keeps every figure alive until closed
     tracking.log_frame(client, ctx.parent_run_id, predicted, "predictions/test.parquet")
@@ -53,4 +71,31 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
     tracking.log_frame(
         client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]], tracking.TEST_ROWS
     )
-    return Evaluation(test=test, baselines=baselines, output=output, baseline_outputs=outputs)
+    ranked = () if importance is None else tuple(zip(importance["column"], importance["importance"], strict=True))
+    return Evaluation(test, baselines, output, outputs, importance=ranked, interval=covered)
+
+
+def interval_scores(predicted, y) -> dict[str, float]:
+    """A regression model's interval on the test rows: the share of values inside it, and its mean width."""
+    if LOWER not in predicted:
+        return {}
+    lower, upper = predicted[LOWER].to_numpy(), predicted[UPPER].to_numpy()
+    return {
+        "interval_coverage": float(np.mean((y >= lower) & (y <= upper))),
+        "interval_width": float(np.mean(upper - lower)),
+    }
+
+
+def column_importance(served, splits: Splits, ctx: RunContext):
+    """Permutation importance of each column on the test rows, on the gate's metric through the served model;
+    None past settings.IMPORTANCE_COLUMNS columns (each costs the test rows' predictions, five times)."""
+    if len(splits.features) > settings.IMPORTANCE_COLUMNS:
+        log.info("no permutation importance: %d columns, over %d", len(splits.features), settings.IMPORTANCE_COLUMNS)
+        return None
+    task, metric = splits.task, ctx.cfg.gate.metric_for(splits.task)
+    sign = -1.0 if lower_is_better(metric) else 1.0
+
+    def score(x, y) -> float:
+        return sign * scores(task, y, network_output(served.predict(x), task, splits.classes))[metric]
+
+    return permutation(score, splits.x("test"), splits.y("test"), ctx.cfg.seed)

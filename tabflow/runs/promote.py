@@ -14,6 +14,8 @@ from tabflow.data.split import Splits
 from tabflow.promotion import registry
 from tabflow.promotion.decision import Decision
 from tabflow.promotion.judge import BaselineOutput, Challenger, gate_rules, judge
+from tabflow.runs import describe
+from tabflow.runs.card import model_card
 from tabflow.runs.context import RunContext
 from tabflow.runs.evaluate import Evaluation
 from tabflow.runs.train import TrainedModel
@@ -50,10 +52,17 @@ def promote(
 
     lineage = {**lineage_tags(splits, ctx), **integrity.tags_for(model.model_uri), **tags}
     decision = registry.register(client, name, model.model_uri, judged, lineage, check=serves)
+    if decision.version:
+        client.log_text(
+            ctx.parent_run_id,
+            model_card(ctx.cfg, splits, model, result, decision, lineage, model.schema),
+            tracking.CARD,
+        )
+        describe.describe_registry(client, name, decision, ctx.parent_run_id, ctx.experiment_id, splits)
     tracking.log_all(
         client,
         ctx.parent_run_id,
-        tags=decision.as_tags(),
+        tags={**decision.as_tags(), tracking.NOTE: describe.run_note(result, decision, tags, ctx.cfg, splits)},
         metrics={"champion_test_" + metric: decision.champion} if decision.champion is not None else None,
     )
     return decision

@@ -13,6 +13,7 @@ from tabflow import settings, tracking
 from tabflow.data.split import Splits
 from tabflow.liveness import worker_id
 from tabflow.model.inputs import prepare
+from tabflow.model.plots import study_plots
 from tabflow.model.search_space import SearchSpace
 from tabflow.model.study import TrialRecord, TuneResult, make_objective, open_study, optimize, run_trials, summarize
 from tabflow.model.study import study_name as make_study_name
@@ -27,7 +28,7 @@ def tune(splits: Splits, ctx: RunContext) -> TuneResult:
     study = open_tuning(splits, ctx)
     with _objective(splits, ctx, study.study_name) as (objective, metric):
         result = optimize(study, objective, ctx.cfg.tune, metric)
-    return _record_tuning(ctx, result)
+    return _record_tuning(ctx, result, study)
 
 
 def open_tuning(splits: Splits, ctx: RunContext):
@@ -67,7 +68,7 @@ def finish_tuning(splits: Splits, ctx: RunContext, done_before: int, retried: tu
     """The study's best trial once every share has returned."""
     study = open_tuning(splits, ctx)
     metric = task_type(splits.task).objective
-    return _record_tuning(ctx, summarize(study, done_before, retried, metric))
+    return _record_tuning(ctx, summarize(study, done_before, retried, metric), study)
 
 
 @contextmanager
@@ -112,12 +113,14 @@ def _trial_logging(ctx: RunContext, study: str, objective_name: str):
                 "trial_state": rec.state,
                 "worker": worker_id(),
             },
+            start_time=rec.started_at or None,
         )
         best = {f"best_{objective_name}": rec.value} if rec.value is not None else {}
         tracking.log_all(
             client, run_id, params=rec.params, history=rec.history, metrics={**best, "trial_seconds": rec.seconds}
         )
-        client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED")
+        ended = int((rec.started_at + rec.seconds) * 1000) if rec.started_at else None
+        client.set_terminated(run_id, "FAILED" if rec.state == "FAIL" else "FINISHED", end_time=ended)
 
     logged = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabflow-trial-log") as logger:
@@ -126,14 +129,20 @@ def _trial_logging(ctx: RunContext, study: str, objective_name: str):
         future.result()
 
 
-def _record_tuning(ctx: RunContext, result: TuneResult) -> TuneResult:
+def _record_tuning(ctx: RunContext, result: TuneResult, study) -> TuneResult:
+    import matplotlib.pyplot as plt
+
+    client = MlflowClient()
     tracking.log_all(
-        MlflowClient(),
+        client,
         ctx.parent_run_id,
         metrics={f"best_{result.objective}": result.best_value},
         params={f"best_{k}": v for k, v in result.best_params.items()},
         tags={"study": result.study_name, "best_trial": result.best_number},
     )
+    for file, fig in study_plots(study).items():
+        client.log_figure(ctx.parent_run_id, fig, f"plots/{file}")
+        plt.close(fig)
     return result
 
 

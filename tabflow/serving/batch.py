@@ -71,7 +71,13 @@ def log_scoring(scored: Scored, source: Path, store: Path) -> str:
     from tabflow import tracking
 
     client = MlflowClient()
-    experiment = tracking.experiment_id(client, f"{scored.model}-scoring", store)
+    experiment = tracking.experiment_id(
+        client,
+        f"{scored.model}-scoring",
+        store,
+        note=f"Batch scoring runs of the model `{scored.model}`: one run per file scored, with the version, the "
+        "input's digest and the output path.",
+    )
     run_id = tracking.start_run(
         client,
         experiment,

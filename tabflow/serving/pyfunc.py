@@ -15,11 +15,12 @@ from mlflow.pyfunc import PythonModel
 
 import tabflow
 from tabflow import settings
+from tabflow.model.calibrate import After, scale
 from tabflow.serving.contract import _plain, check_input, input_schema
 
 if TYPE_CHECKING:
     from tabflow.model.forward import NumpyForward
-from tabflow.task_types import LABEL, PREDICTION, PROBABILITY, task_type
+from tabflow.task_types import LABEL, LOWER, PREDICTION, PROBABILITY, UPPER, task_type
 
 
 class TabflowModel(PythonModel):
@@ -40,6 +41,8 @@ class TabflowModel(PythonModel):
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.features, self.classes = meta["features"], meta["classes"]
         self.threshold, self.schema, self.task = meta["threshold"], meta["schema"], meta["task"]
+        # Models logged before calibration and intervals hold neither.
+        self.temperature, self.interval = meta.get("temperature", 1.0), meta.get("interval")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """binary: probability and label; multiclass: probability_<class> for each class and label;
@@ -80,7 +83,10 @@ class TabflowModel(PythonModel):
         out = as_output(self.fast(matrix) if self.fast is not None and small else in_chunks(self.forward, matrix))
         spec = task_type(self.task)
         if not spec.classification:
-            return {PREDICTION: out}
+            if self.interval is None:
+                return {PREDICTION: out}
+            return {PREDICTION: out, LOWER: out - self.interval, UPPER: out + self.interval}
+        out = scale(self.task, out, self.temperature)
         if out.ndim == 2:  # one probability per class
             names = spec.probability_columns(tuple(self.classes))
             labels = np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
@@ -137,9 +143,10 @@ def log_model(
     classes: tuple,
     run_id: str,
     task: str = "binary",
-    threshold: float = 0.5,
+    after: After | None = None,
 ):
-    """Log the pyfunc under the run; returns MLflow's ModelInfo (its model_uri is `models:/m-<id>`)."""
+    """Log the pyfunc under the run; returns MLflow's ModelInfo (its model_uri is `models:/m-<id>`). `after`:
+    the calibration, threshold and interval the model applies after the network."""
     import joblib
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import AnyType, ColSpec, Schema
@@ -148,7 +155,10 @@ def log_model(
     meta = {
         "features": list(roles),
         "classes": [_plain(c) for c in classes],
-        "threshold": threshold,
+        "threshold": (after or After()).threshold,
+        "temperature": (after or After()).temperature,
+        "interval": (after or After()).half_width,
+        "coverage": (after or After()).coverage,
         "task": task,
         "schema": input_schema(train_x, roles),
     }

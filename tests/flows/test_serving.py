@@ -299,6 +299,17 @@ def test_batch_scoring_a_file_equals_in_process_predictions(server, tmp_path):
     client = client_for(store)
     [run] = client.search_runs([client.get_experiment_by_name(f"{NAME}-scoring").experiment_id])
     assert run.data.metrics["rows"] == len(frame) and run.data.tags["model_version"] == version
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows import artifact_key
+
+    with get_client(sync_client=True) as prefect:  # the scoring flow run's result, where the Prefect UI shows it
+        cards = prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"scoring-{artifact_key(NAME)}"]))
+        )
+    assert [c.type for c in cards] == ["markdown"], "one scoring run, one summary"
+    assert f"{len(frame):,} rows" in cards[0].data and run.data.tags["input_digest"] in cards[0].data
 
     missing = tmp_path / "missing.csv"
     frame.drop(columns=["mean radius"]).to_csv(missing, index=False)

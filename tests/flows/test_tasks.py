@@ -40,7 +40,7 @@ def messy_table(seed: int = 0) -> pd.DataFrame:
 CASES = {  # task -> target, the gate's default metric, the served columns, the linear baseline
     "binary": ("churned", "auc", {"probability", "label"}, "logreg"),
     "multiclass": ("tier", "auc", {"probability_high", "probability_low", "probability_mid", "label"}, "logreg"),
-    "regression": ("spend", "rmse", {"prediction"}, "ridge"),
+    "regression": ("spend", "rmse", {"prediction", "prediction_lower", "prediction_upper"}, "ridge"),
 }
 
 

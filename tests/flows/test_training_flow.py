@@ -1,6 +1,7 @@
 """The training flow end to end, tiny budgets (3 trials x 3 epochs), each module with its own store."""
 
 import dataclasses
+import json
 
 import mlflow
 import numpy as np
@@ -52,7 +53,18 @@ def test_parent_run_is_tagged_and_finished(first_run):
     ):
         assert metric in parent.data.metrics, f"parent run lacks {metric}"
     artifacts = {a.path for a in client_for(store).list_artifacts(summary.parent_run_id, "plots")}
-    assert artifacts == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"}
+    assert artifacts == {
+        f"plots/{name}.png"
+        for name in (
+            "confusion_matrix",
+            "roc_curve",
+            "pr_curve",
+            "reliability",
+            "optimization_history",
+            "param_importances",
+            "permutation_importance",
+        )
+    }
 
 
 def test_each_trial_is_a_child_run_with_per_epoch_metrics(first_run):
@@ -208,3 +220,53 @@ def test_tabflow_ui_serves_the_runs(first_run):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
+
+
+def test_the_prefect_flow_run_is_named_and_carries_three_artifacts(first_run):
+    """The Prefect UI shows the run's result: its summary (keyed by model, so the UI keeps its history), a table
+    of the trials and a link to the MLflow run; the run is named from the model and its data."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    store, _, summary = first_run
+    tags = client_for(store).get_run(summary.parent_run_id).data.tags
+    flow_run_id = UUID(tags["prefect_flow_run_id"])
+    with get_client(sync_client=True) as prefect:
+        flow_run = prefect.read_flow_run(flow_run_id)
+        found = prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    assert flow_run.name == f"{NAME}-{tags['data_digest'][:4]}"
+    by_key = {a.key: a for a in found}
+    kinds = [by_key[k].type for k in ("summary-breast-cancer", "trials-breast-cancer", "mlflow-run-breast-cancer")]
+    assert kinds == ["markdown", "table", "markdown"], "Prefect keeps a link artifact as markdown"
+    assert summary.decision.verdict in by_key["summary-breast-cancer"].data
+    link = by_key["mlflow-run-breast-cancer"].data
+    assert link.startswith("[MLflow run") and f"/runs/{summary.parent_run_id}?workflowType=machine_learning)" in link
+    assert len(json.loads(by_key["trials-breast-cancer"].data)) == summary.tuning.n_finished
+
+
+def test_the_parent_run_reads_well_in_the_mlflow_ui(first_run):
+    """Its description, its three datasets, its logged model and its registered version; true trial durations;
+    the registry's descriptions; the new plots."""
+    store, _, summary = first_run
+    client = client_for(store)
+    run = client.get_run(summary.parent_run_id)
+    assert summary.decision.reason in run.data.tags["mlflow.note.content"]
+    contexts = {
+        next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset.name
+        for d in run.inputs.dataset_inputs
+    }
+    assert contexts == {"train": f"{NAME}-train", "validation": f"{NAME}-val", "test": f"{NAME}-test"}
+    assert [o.model_id for o in run.outputs.model_outputs] == [summary.model.model_uri.removeprefix("models:/")]
+    version = client.get_model_version(NAME, summary.decision.version)
+    assert version.run_id == summary.parent_run_id and summary.decision.verdict in version.description
+    assert "model card" in version.description and "Predicts `target`" in client.get_registered_model(NAME).description
+    trials = children(client, summary.parent_run_id)
+    durations = [(r.info.end_time - r.info.start_time) / 1000 for n, r in trials.items() if n.startswith("trial-")]
+    seconds = [r.data.metrics["trial_seconds"] for n, r in trials.items() if n.startswith("trial-")]
+    assert sorted(durations) == pytest.approx(sorted(seconds), abs=0.5), "each trial's run lasts as long as it did"
+    card = [f.path for f in client.list_artifacts(summary.parent_run_id)]
+    assert "model_card.md" in card

@@ -182,3 +182,25 @@ def test_alias_and_champion_version(registered):
     assert tracking.champion_version(registered, "res") == "2", "champion of res is 2"
     assert tracking.champion_version(registered, "newest") is None, "no champion: None"
     assert tracking.alias_version(registered, "nope", "canary") is None, "no such model: None, not an error"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("sqlite:////tmp/s/mlflow.db", "http://127.0.0.1:5000/#/experiments/4/runs/r1?workflowType=machine_learning"),
+        (
+            "https://ci:s3cret@mlflow.example:8443/base/",
+            "https://mlflow.example:8443/base/#/experiments/4/runs/r1?workflowType=machine_learning",
+        ),
+    ],
+)
+def test_ui_links_open_the_training_view_and_hold_no_password(uri, expected):
+    assert tracking.ui_link(uri, "4", "r1") == expected
+    assert tracking.ui_link(uri, "4").endswith("#/experiments/4?workflowType=machine_learning")
+
+
+def test_the_experiment_says_what_it_holds(store):
+    client, _, path = store
+    experiment = client.get_experiment(tracking.experiment_id(client, "described", path))
+    assert experiment.tags[tracking.EXPERIMENT_KIND] == "custom_model_development"
+    assert "one parent run per `tabflow run`" in experiment.tags[tracking.NOTE]

@@ -18,6 +18,7 @@ def result(verdict: str = "PROMOTE", n_run: int = 5, capped: dict | None = None,
         model_name="cancer",
         tracking_uri=URI,
         parent_run_id="run123",
+        experiment_id="7",
         tuning=SimpleNamespace(
             best_params={"units": 64, "learning_rate": 0.00123456, "activation": "relu"},
             n_finished=8,
@@ -77,7 +78,10 @@ def test_the_summary_names_the_best_model_on_the_gate_metric():
 def test_the_study_params_data_and_decision_lines():
     text = summary(result(verdict="HOLD"))
     assert line(text, "decision") == "decision  HOLD version 4: better than the champion", "verdict, version, reason"
-    assert line(text, "run ") == "run       MLflow run run123 (see it with: tabflow ui)", "the parent run id"
+    assert line(text, "run ") == (
+        "run       MLflow run run123: http://127.0.0.1:5000/#/experiments/7/runs/run123?workflowType=machine_learning"
+        " (start the UI with: tabflow ui)"
+    ), "the parent run, as a link that opens MLflow's training view"
     assert line(text, "params") == "params    activation=relu, learning_rate=0.00123, units=64", "sorted, floats .3g"
     study = line(text, "study")
     assert "cancer-study: 8 trials (3 kept from an earlier run of this study)" in study, study
