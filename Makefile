@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 run: setup  ## train on the built-in breast-cancer table and promote a champion
 	$(BIN)/tabflow run --data builtin:breast_cancer
 
-test: setup  ## every test: unit, flow (embedded stack) and system (real servers); coverage in the output
-	$(BIN)/pytest --cov=tabflow --cov=flows --cov=tasks --cov-report=term:skip-covered --durations=25
+test: setup  ## every test: unit, flow (embedded stack) and system (real servers), two at a time; coverage shown
+	$(BIN)/pytest -n 2 --dist loadfile --cov=tabflow --cov=flows --cov=tasks --cov-report=term:skip-covered --durations=25
 
 test-fast: setup  ## the unit tests only, for the edit-test loop
 	$(BIN)/pytest tests/unit -q
