@@ -15,8 +15,9 @@ from tests.helpers import saved_uris
 NAME = "served"
 
 
-def make_store(tmp_path_factory, splits):
-    """(store, splits): version 1 of NAME @champion, a real one-epoch tabflow model on a SQLite store."""
+def make_store(tmp_path_factory, splits, task: str | None = None, after=None):
+    """(store, splits): version 1 of NAME @champion, a real one-epoch tabflow model on a SQLite store; `task` and
+    `after` (tabflow.model.calibrate.After) log it as another task or with a threshold or an interval."""
     store = tmp_path_factory.mktemp("serve") / "store"
     restore = saved_uris()  # the global URIs as they are, to restore them at the end
     with pytest.MonkeyPatch.context() as mp:
@@ -28,7 +29,11 @@ def make_store(tmp_path_factory, splits):
             run_id = tracking.start_run(client, experiment, "fit")
             data = prepare(splits)
             network, _ = fit_network(MLPParams(width=4, depth=1), data, epochs=1, seed=0)
-            info = pyfunc.log_model(network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id)
+            task = task or splits.task
+            classes = splits.classes if task != "regression" else ()
+            info = pyfunc.log_model(
+                network, data.preprocessor, splits.x("train"), splits.roles, classes, run_id, task, after
+            )
             version = mlflow.register_model(info.model_uri, NAME, tags={"task": splits.task})
             client.set_registered_model_alias(NAME, tracking.CHAMPION, version.version)
             yield store, splits

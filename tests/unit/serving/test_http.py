@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import tabflow
-from tests.unit.serving.served import NAME, app, env
+from tests.unit.serving.served import NAME, app, env, make_store
 
 MAX_BYTES = 16_384
 JSON = "application/json"
@@ -253,3 +253,26 @@ def test_a_short_webhook_secret_leaves_the_endpoint_off(store):
             mp.setenv(settings.WEBHOOK_SECRET, secret)
             with TestClient(create_app()) as http:
                 assert http.post("/hooks/mlflow", content=b"{}").status_code == status, secret
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_the_server_answers_the_stored_threshold_or_interval(tmp_path_factory, splits, task):
+    """A binary champion's label at its own threshold (not 0.5); a regression one's interval columns."""
+    from tabflow.model.calibrate import After
+
+    after = After(threshold=0.9) if task == "binary" else After(coverage=0.9, half_width=0.5)
+    made = make_store(tmp_path_factory, splits, task, after)
+    store, _ = next(made)
+    try:
+        rows = splits.x("test").head(20)
+        body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
+        with app(store) as http:
+            answers = http.post("/invocations", json=json.loads(json.dumps(body, default=str))).json()["predictions"]
+    finally:
+        made.close()
+    if task == "binary":
+        assert all((a["probability"] >= 0.9) == (a["label"] == splits.classes[1]) for a in answers)
+        assert any(0.5 <= a["probability"] < 0.9 for a in answers), "rows that 0.5 would label otherwise"
+    else:
+        assert all(a["prediction_upper"] - a["prediction"] == pytest.approx(0.5) for a in answers)
+        assert all(a["prediction"] - a["prediction_lower"] == pytest.approx(0.5) for a in answers)
