@@ -270,3 +270,13 @@ def test_the_parent_run_reads_well_in_the_mlflow_ui(first_run):
     assert sorted(durations) == pytest.approx(sorted(seconds), abs=0.5), "each trial's run lasts as long as it did"
     card = [f.path for f in client.list_artifacts(summary.parent_run_id)]
     assert "model_card.md" in card
+
+
+def test_show_card_prints_the_champions_model_card(first_run, capsys):
+    from tabflow.cli.main import main
+
+    store, _, summary = first_run
+    assert main(["--store", str(store), "show", f"{NAME}@champion", "--card"]) == 0
+    card = capsys.readouterr().out
+    assert card.startswith(f"# {NAME}, version {summary.decision.version}") and "## Known limits" in card
+    assert main(["--store", str(store), "show", f"{NAME}/99", "--card"]) == 2, "no such version: one line"
