@@ -3,8 +3,10 @@ markdown), its datasets (the three splits), its logged model, and the registry's
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
+import numpy as np
 from mlflow import MlflowClient
 
 from tabflow import tracking
@@ -13,26 +15,39 @@ from tabflow.data.split import Splits
 from tabflow.promotion.decision import Decision
 
 CONTEXTS = {"train": "train", "val": "validation", "test": "test"}
+SCHEMA_ROWS = 1_000
 
 
 def log_datasets(client: MlflowClient, run_id: str, cfg: PipelineConfig, splits: Splits) -> None:
-    """The splits as MLflow datasets on the parent run: name, digest, source, schema and profile; no rows."""
+    """The splits as MLflow datasets on the parent run: name, digest (of the table's digest and the split's row
+    positions), source, schema and profile; no rows. The schema is read from the first SCHEMA_ROWS rows: MLflow's
+    own digest and schema inference scan every row (half a minute each at 700,000 rows)."""
+    import json
+
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.pandas_dataset import from_pandas
-    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.entities import Dataset, DatasetInput, InputTag
 
     source = cfg.data.source
     inputs = []
     for part, context in CONTEXTS.items():
+        frame = splits.part(part)
         with warnings.catch_warnings():  # MLflow warns that a local path may not be reachable from elsewhere
             warnings.simplefilter("ignore")
-            dataset = from_pandas(
-                splits.part(part),
-                source=CodeDatasetSource({"source": source}) if source.startswith("builtin:") else source,
-                name=f"{cfg.model_name}-{part}",
-                targets=splits.target,
-            )
-        inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)]))
+            kind = CodeDatasetSource({"source": source}) if source.startswith("builtin:") else source
+            name = f"{cfg.model_name}-{part}"
+            head = from_pandas(frame.head(SCHEMA_ROWS), source=kind, name=name, targets=splits.target)
+            sampled = head._to_mlflow_entity()
+        rows = np.ascontiguousarray(splits.rows[part], dtype="int64").tobytes()
+        dataset = Dataset(
+            name=name,
+            digest=hashlib.sha256(splits.digest.encode() + rows).hexdigest()[:8],  # the table's digest and the rows
+            source_type=sampled.source_type,
+            source=sampled.source,
+            schema=sampled.schema,
+            profile=json.dumps({"num_rows": len(frame), "num_elements": int(frame.size)}),
+        )
+        inputs.append(DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)]))
     client.log_inputs(run_id, datasets=inputs)
 
 
