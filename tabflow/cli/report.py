@@ -71,7 +71,9 @@ def _after(result) -> list[str]:
         f"{after.log_loss_after:.4g}); test ECE {test['ece']:.4f}, Brier {test['brier']:.4f}"
     ]
     if "precision" in test:  # binary
-        lines.append(f"threshold label = positive at P >= {after.threshold:.4g} (train.threshold)")
+        c = getattr(result.scores, "confusion", {})
+        counts = f"; on test {c['tp']} TP, {c['fp']} FP, {c['fn']} FN, {c['tn']} TN" if c else ""
+        lines.append(f"threshold label = positive at P >= {after.threshold:.4g} (train.threshold){counts}")
     return lines
 
 

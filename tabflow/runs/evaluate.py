@@ -30,6 +30,7 @@ class Evaluation:
     baseline_outputs: dict[str, np.ndarray]  # the same, of each baseline (for the gate's baseline check)
     importance: tuple[tuple[str, float], ...] = ()  # (column, permutation importance), most important first
     interval: dict[str, float] = field(default_factory=dict)  # regression: test coverage and mean width
+    confusion: dict[str, int] = field(default_factory=dict)  # binary: tn, fp, fn, tp on test at the threshold
 
 
 def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation:
@@ -72,7 +73,16 @@ def evaluate(model: TrainedModel, splits: Splits, ctx: RunContext) -> Evaluation
         client, ctx.parent_run_id, splits.part("test")[[*splits.features, splits.target]], tracking.TEST_ROWS
     )
     ranked = () if importance is None else tuple(zip(importance["column"], importance["importance"], strict=True))
-    return Evaluation(test, baselines, output, outputs, importance=ranked, interval=covered)
+    counts = {}
+    if task == "binary":
+        pred, actual = output >= model.after.threshold, y_test == 1
+        counts = {
+            "tn": int((~pred & ~actual).sum()),
+            "fp": int((pred & ~actual).sum()),
+            "fn": int((~pred & actual).sum()),
+            "tp": int((pred & actual).sum()),
+        }
+    return Evaluation(test, baselines, output, outputs, importance=ranked, interval=covered, confusion=counts)
 
 
 def interval_scores(predicted, y) -> dict[str, float]:

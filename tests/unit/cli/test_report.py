@@ -117,3 +117,27 @@ def test_promote_says_how_to_serve_and_load_the_champion():
     tabflow = Path(sys.executable).parent / "tabflow"
     assert serve == f"serve: MLFLOW_TRACKING_URI={URI} {tabflow} serve --model cancer", f"the serve command: {serve}"
     assert f"mlflow.set_tracking_uri('{URI}'); mlflow.pyfunc.load_model('models:/cancer@champion')" in text, text
+
+
+def test_calibration_threshold_and_interval_lines():
+    from tabflow.model.calibrate import After
+
+    binary = result()
+    binary.model.after = After(temperature=1.25, threshold=0.4, rows=483, log_loss_before=0.2, log_loss_after=0.18)
+    binary.scores.test = {**binary.scores.test, "precision": 0.9, "ece": 0.031, "brier": 0.04}
+    for scores in binary.scores.baselines.values():
+        scores.update(precision=0.8, ece=0.05, brier=0.06)
+    binary.scores.confusion = {"tn": 31, "fp": 1, "fn": 4, "tp": 50}
+    text = summary(binary)
+    assert line(text, "calibrate") == (
+        "calibrate temperature 1.25 (held-out log loss 0.2 -> 0.18); test ECE 0.0310, Brier 0.0400"
+    )
+    assert line(text, "threshold") == (
+        "threshold label = positive at P >= 0.4 (train.threshold); on test 50 TP, 1 FP, 4 FN, 31 TN"
+    )
+    regression = result()
+    regression.model.after = After(coverage=0.9, half_width=1.5, rows=200)
+    regression.scores.interval = {"interval_coverage": 0.913}
+    assert line(summary(regression), "interval") == (
+        "interval  prediction ± 1.5 at 90% (split-conformal on 200 held-out rows); test coverage 91.3%"
+    )
