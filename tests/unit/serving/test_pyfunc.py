@@ -44,21 +44,25 @@ def test_pyfunc_takes_raw_rows_and_matches_the_network(tmp_path, splits):
     )
 
 
+def logged(tmp_path, splits, task: str, after, epochs: int):
+    """(network, preprocessor, loaded pyfunc): a small network logged as `task` with `after`."""
+    tracking.configure(tmp_path / "mlruns")
+    data = prepare(splits)
+    network, _ = fit_network(MLPParams(width=8, depth=1), data, epochs=epochs, seed=0)
+    client = mlflow.MlflowClient()
+    run_id = tracking.start_run(client, tracking.experiment_id(client, task, tmp_path / "mlruns"), "fit")
+    classes = splits.classes if task != "regression" else ()
+    info = pyfunc.log_model(network, data.preprocessor, splits.x("train"), splits.roles, classes, run_id, task, after)
+    return network, data.preprocessor, mlflow.pyfunc.load_model(info.model_uri)
+
+
 def test_the_served_model_applies_its_temperature_and_threshold(tmp_path, splits):
     """probability is the temperature-scaled one; label uses the stored threshold, not 0.5."""
     from tabflow.model.calibrate import After, scale
 
-    tracking.configure(tmp_path / "mlruns")
-    data = prepare(splits)
-    network, _ = fit_network(MLPParams(width=8, depth=1), data, epochs=2, seed=0)
-    client = mlflow.MlflowClient()
-    run_id = tracking.start_run(client, tracking.experiment_id(client, "cal", tmp_path / "mlruns"), "fit")
-    after = After(temperature=2.0, threshold=0.8)
-    info = pyfunc.log_model(
-        network, data.preprocessor, splits.x("train"), splits.roles, splits.classes, run_id, "binary", after
-    )
-    out = mlflow.pyfunc.load_model(info.model_uri).predict(splits.x("test"))
-    raw = predict_proba(network, transform(data.preprocessor, splits.x("test")))
+    network, preprocessor, model = logged(tmp_path, splits, "binary", After(temperature=2.0, threshold=0.8), 2)
+    out = model.predict(splits.x("test"))
+    raw = predict_proba(network, transform(preprocessor, splits.x("test")))
     assert np.allclose(out["probability"], scale("binary", raw, 2.0), atol=1e-6)
     assert ((out["probability"] >= 0.8) == (out["label"] == splits.classes[1])).all()
 
@@ -67,22 +71,8 @@ def test_a_regression_model_returns_its_interval(tmp_path, splits):
     """The network here is the demo's; logged as a regression model, its one output is the prediction."""
     from tabflow.model.calibrate import After
 
-    tracking.configure(tmp_path / "mlruns")
-    data = prepare(splits)
-    network, _ = fit_network(MLPParams(width=8, depth=1), data, epochs=1, seed=0)
-    client = mlflow.MlflowClient()
-    run_id = tracking.start_run(client, tracking.experiment_id(client, "reg", tmp_path / "mlruns"), "fit")
-    info = pyfunc.log_model(
-        network,
-        data.preprocessor,
-        splits.x("train"),
-        splits.roles,
-        (),
-        run_id,
-        "regression",
-        After(coverage=0.9, half_width=0.25),
-    )
-    out = mlflow.pyfunc.load_model(info.model_uri).predict(splits.x("test"))
+    _, _, model = logged(tmp_path, splits, "regression", After(coverage=0.9, half_width=0.25), 1)
+    out = model.predict(splits.x("test"))
     assert list(out.columns) == ["prediction", "prediction_lower", "prediction_upper"]
     assert np.allclose(out["prediction_upper"] - out["prediction"], 0.25)
     assert np.allclose(out["prediction"] - out["prediction_lower"], 0.25)
