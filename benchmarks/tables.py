@@ -11,7 +11,8 @@ files inside installed packages, so nothing is downloaded at run time.
 
 Every R table has a `rownames` column (the row number), which is dropped. Rows without a target are dropped (tabflow
 would drop them too), columns that would leak the target are dropped, and the prices of ames and diamonds are
-modelled on a log scale. Sizes and balances are in /work/notes/issue12-design.md, Part B.
+modelled on a log scale. Rows, column roles and what cleaning dropped are recorded per table in the quality JSONs
+(benchmarks/quality/*.json, "tables").
 """
 
 from __future__ import annotations
