@@ -31,7 +31,8 @@ def main() -> None:
     folder, model, seed = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     import pytabkit
 
-    task = json.loads((folder / "meta.json").read_text())["task"]
+    meta = json.loads((folder / "meta.json").read_text())
+    task = meta["task"]
     parts = {p: pd.read_parquet(folder / f"{p}.parquet") for p in ("train", "val", "test")}
     xs = {p: frame.drop(columns="__y") for p, frame in parts.items()}
     ys = {p: frame["__y"].to_numpy() for p, frame in parts.items()}
@@ -48,7 +49,7 @@ def main() -> None:
         out = np.asarray(est.predict(xs["test"]), dtype="float64").reshape(-1)
     else:
         proba = np.asarray(est.predict_proba(xs["test"]), dtype="float64")
-        full = np.zeros((len(proba), int(json.loads((folder / "meta.json").read_text())["n_classes"])))
+        full = np.zeros((len(proba), int(meta["n_classes"])))
         full[:, np.asarray(est.classes_, dtype=int)] = proba
         out = full[:, 1] if task == "binary" else full
     np.save(folder / f"{model}.npy", out)

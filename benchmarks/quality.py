@@ -283,16 +283,18 @@ def peer_network(model: str) -> Callable:
         python = Path(os.environ.get("TABFLOW_PEER_PYTHON", PEER_PYTHON))
         if not python.exists():
             sys.exit(f"no peer virtualenv at {python}; run `make bench-peers` or set TABFLOW_PEER_PYTHON")
-        categorical = [c for c, role in splits.roles.items() if role == "categorical"]
         train = splits.x("train")
+        levels = {  # categories as train saw them; unseen ones become missing
+            c: sorted(train[c].dropna().astype(str).unique())
+            for c, role in splits.roles.items()
+            if role == "categorical"
+        }
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             for part in ("train", "val", "test"):
                 x = splits.x(part).copy()
-                for c in categorical:  # categories as train saw them; unseen ones become missing
-                    x[c] = pd.Categorical(
-                        x[c].astype("string"), categories=sorted(train[c].dropna().astype(str).unique())
-                    )
+                for c, categories in levels.items():
+                    x[c] = pd.Categorical(x[c].astype("string"), categories=categories)
                 x["__y"] = splits.y(part)
                 x.to_parquet(folder / f"{part}.parquet")
             meta = {"task": splits.task, "n_classes": len(splits.classes)}
